@@ -1,0 +1,68 @@
+//===- LCtxDialect.td - The lctx dialect and its op base class -*- tablegen -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_DIALECT_LCTX_LCTXDIALECT_TD
+#define LCTX_DIALECT_LCTX_LCTXDIALECT_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def LCtx_Dialect : Dialect {
+  let name = "lctx";
+  let cppNamespace = "::mlir::lctx";
+  let summary = "First-class ops for long-context model architectures";
+  let description = [{
+    The `lctx` dialect gives each mechanism of a long-context architecture an
+    op of its own, on ranked tensors with value semantics:
+
+    * **patch** (MEGABYTE): byte patches, a global model over patch embeddings
+      and a local model inside each patch;
+    * **memory** (Infini-attention): per-head compressive memory retrieved
+      with sigma(Q) = ELU(Q) + 1 and updated once per segment;
+    * **cema** (Megalodon): complex exponential moving average and timestep
+      normalization with carried statistics;
+    * **route** (Switch Transformer, Mixture-of-Depths): top-1 experts with
+      capacity, and top-k / causal token routing around a block;
+    * shared building blocks: attention, RoPE, norms, embedding, linear, FFN.
+
+    Recurrent state (compressive memory `M` and `z`, the CEMA hidden state,
+    TimestepNorm statistics, KV caches) is always an explicit SSA operand and
+    result, never a hidden side effect: every op is `Pure`. This is what lets
+    the compiler derive a streaming decode step from a prefill definition.
+
+    Conventions (see `docs/conventions.md`): activations are `[B, T, D]`,
+    attention operands `[B, H, T, Dh]`; Infini memory `M`/`z` and CEMA state
+    are fp32 / complex<f32> whatever the activation type; routers are fp32.
+  }];
+  let useDefaultAttributePrinterParser = 0;
+  let hasConstantMaterializer = 0;
+  let hasRegionArgAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Name of the function-argument attribute that binds an argument to a
+    /// named weight tensor (`{lctx.weight = "layers.0.w_q"}`).
+    static constexpr ::llvm::StringLiteral getWeightAttrName() {
+      return ::llvm::StringLiteral("lctx.weight");
+    }
+  }];
+}
+
+/// Base class of every lctx op.
+class LCtx_Op<string mnemonic, list<Trait> traits = []>
+    : Op<LCtx_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def LCtx_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def LCtx_F32Tensor : RankedTensorOf<[F32]>;
+def LCtx_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
+def LCtx_I32Tensor : RankedTensorOf<[I32]>;
+def LCtx_I64Tensor : RankedTensorOf<[I64]>;
+def LCtx_ComplexF32Tensor : RankedTensorOf<[Complex<F32>]>;
+def LCtx_F32Scalar : 0DTensorOf<[F32]>;
+
+#endif // LCTX_DIALECT_LCTX_LCTXDIALECT_TD

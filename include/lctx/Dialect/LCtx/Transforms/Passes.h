@@ -1,0 +1,31 @@
+//===- Passes.h - Transformations on the lctx dialect -----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_DIALECT_LCTX_TRANSFORMS_PASSES_H
+#define LCTX_DIALECT_LCTX_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::lctx {
+
+#define GEN_PASS_DECL
+#include "lctx/Dialect/LCtx/Transforms/Passes.h.inc"
+
+/// Patterns that rewrite lctx.memory.attention into its primitive ops.
+void populateDecomposeMemoryAttentionPatterns(RewritePatternSet &patterns);
+
+/// Patterns that rewrite lctx.route.moe into its primitive ops.
+void populateDecomposeRouteMoePatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "lctx/Dialect/LCtx/Transforms/Passes.h.inc"
+
+} // namespace mlir::lctx
+
+#endif // LCTX_DIALECT_LCTX_TRANSFORMS_PASSES_H

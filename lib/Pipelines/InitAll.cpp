@@ -1,0 +1,37 @@
+//===- InitAll.cpp - Registration for lctx tools --------------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lctx/InitAll.h"
+
+#include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "lctx/Dialect/LCtx/Transforms/Passes.h"
+#include "lctx/Pipelines/Pipelines.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Complex/IR/Complex.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+void mlir::lctx::registerAllLCtxDialects(DialectRegistry &registry) {
+  registry.insert<LCtxDialect, arith::ArithDialect, complex::ComplexDialect,
+                  func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+                  scf::SCFDialect, tensor::TensorDialect>();
+}
+
+void mlir::lctx::registerAllLCtxPasses() {
+  // Upstream passes the lctx pipelines and tests use.
+  registerCanonicalizerPass();
+  registerCSEPass();
+  registerInlinerPass();
+  registerSymbolDCEPass();
+  // lctx.
+  registerLCtxPasses();
+  registerLCtxPipelines();
+}
