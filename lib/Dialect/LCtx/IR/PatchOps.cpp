@@ -14,8 +14,13 @@ using namespace mlir::lctx;
 using mlir::lctx::detail::dimOf;
 using mlir::lctx::detail::ShapeChecker;
 
-/// A patch size usable in shape arithmetic: dynamic unless positive.
-static int64_t usablePatch(int64_t p) { return p > 0 ? p : ShapedType::kDynamic; }
+/// The patch size for shape arithmetic: dynamic unless present and positive
+/// (inference runs before the verifier, so the attribute may be missing).
+static int64_t usablePatch(IntegerAttr attr) {
+  if (!attr || attr.getInt() <= 0)
+    return ShapedType::kDynamic;
+  return attr.getInt();
+}
 
 /// T % P == 0 for a static T.
 static LogicalResult verifyDivides(Operation *op, int64_t length, int64_t p,
@@ -35,7 +40,8 @@ LogicalResult PatchEmbedOp::inferReturnTypes(
     DictionaryAttr attributes, OpaqueProperties properties, RegionRange regions,
     SmallVectorImpl<Type> &inferred) {
   Adaptor adaptor(operands, attributes, properties, regions);
-  int64_t p = usablePatch(adaptor.getPatchSizeAttr().getInt());
+  int64_t p = usablePatch(detail::inferenceAttr(adaptor.getPatchSizeAttr(),
+                                              attributes, "patch_size"));
   Type table = adaptor.getTable().getType();
   inferred.push_back(RankedTensorType::get(
       {dimOf(adaptor.getIds(), 0), divDims(dimOf(adaptor.getIds(), 1), p),
@@ -80,7 +86,8 @@ LogicalResult PatchToLocalOp::inferReturnTypes(
     DictionaryAttr attributes, OpaqueProperties properties, RegionRange regions,
     SmallVectorImpl<Type> &inferred) {
   Adaptor adaptor(operands, attributes, properties, regions);
-  int64_t p = usablePatch(adaptor.getPatchSizeAttr().getInt());
+  int64_t p = usablePatch(detail::inferenceAttr(adaptor.getPatchSizeAttr(),
+                                              attributes, "patch_size"));
   Type global = adaptor.getGlobalOut().getType();
   inferred.push_back(RankedTensorType::get(
       {mulDims(dimOf(global, 0), dimOf(global, 1)), p,

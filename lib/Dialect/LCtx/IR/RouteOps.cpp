@@ -196,9 +196,16 @@ LogicalResult RouteDepthOp::inferReturnTypes(
     SmallVectorImpl<Type> &inferred) {
   Adaptor adaptor(operands, attributes, properties, regions);
   Value x = adaptor.getInput();
-  int64_t k = depthSelected(adaptor.getMode(),
-                            adaptor.getCapacity().convertToDouble(),
-                            dimOf(x, 1));
+  // Inference runs before the verifier: a missing mode leaves k dynamic.
+  int64_t k = ShapedType::kDynamic;
+  if (auto mode = detail::inferenceAttr(adaptor.getModeAttr(), attributes,
+                                        "mode")) {
+    FloatAttr capacity = detail::inferenceAttr(adaptor.getCapacityAttr(),
+                                               attributes, "capacity");
+    k = depthSelected(mode.getValue(),
+                      capacity ? capacity.getValueAsDouble() : 0.125,
+                      dimOf(x, 1));
+  }
   SmallVector<int64_t> shape = {dimOf(x, 0), k};
   inferred.push_back(RankedTensorType::get(shape, IntegerType::get(context, 64)));
   inferred.push_back(RankedTensorType::get(shape, Float32Type::get(context)));

@@ -25,6 +25,18 @@ namespace mlir::lctx::detail {
 int64_t dimOf(Type type, int64_t i);
 inline int64_t dimOf(Value v, int64_t i) { return dimOf(v.getType(), i); }
 
+/// An inherent attribute during shape inference. Inference runs on the
+/// parser's state, where attributes written in the attr-dict are not yet
+/// stored in the properties, so look in both; null when absent or of the
+/// wrong kind (the verifier reports those).
+template <typename AttrT>
+AttrT inferenceAttr(AttrT fromProperties, DictionaryAttr attributes,
+                    StringRef name) {
+  if (fromProperties)
+    return fromProperties;
+  return attributes ? dyn_cast_or_null<AttrT>(attributes.get(name)) : AttrT();
+}
+
 /// Verifier helper bound to one op; every method emits an op error and
 /// returns failure on a violation.
 class ShapeChecker {

@@ -1,0 +1,42 @@
+//===- InputChecks.h - Checks on untrusted IR text before parsing -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// MLIR's parser recurses once per nesting level of brackets, so a crafted
+// file with tens of thousands of `[` overflows the stack. lctx tools scan
+// their input first and reject absurd nesting with a located error.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_SUPPORT_INPUTCHECKS_H
+#define LCTX_SUPPORT_INPUTCHECKS_H
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstddef>
+#include <optional>
+
+namespace llvm {
+class SourceMgr;
+} // namespace llvm
+
+namespace mlir::lctx {
+
+/// Default bound on bracket nesting in IR text; real lctx models stay far
+/// below it (a function body nests a few dozen levels at most).
+constexpr unsigned kMaxIRNestingDepth = 512;
+
+/// Scans `text` for `(`, `[`, `{`, `<` nesting outside string literals and
+/// `//` comments (`->` is not a bracket). Returns the byte offset at which
+/// the depth first exceeds `limit`, or nullopt when it never does.
+std::optional<size_t> findExcessiveNesting(llvm::StringRef text,
+                                           unsigned limit = kMaxIRNestingDepth);
+
+/// Checks the main buffer of `sourceMgr`; on excessive nesting prints a
+/// located error through the SourceMgr and returns false.
+bool checkIRNesting(llvm::SourceMgr &sourceMgr,
+                    unsigned limit = kMaxIRNestingDepth);
+
+} // namespace mlir::lctx
+
+#endif // LCTX_SUPPORT_INPUTCHECKS_H

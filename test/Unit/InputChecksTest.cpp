@@ -1,0 +1,53 @@
+//===- InputChecksTest.cpp - Tests of the IR nesting screen ---------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "lctx/Support/InputChecks.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace mlir::lctx;
+
+namespace {
+
+std::string nested(char open, char close, unsigned depth) {
+  return std::string(depth, open) + std::string(depth, close);
+}
+
+TEST(InputChecks, AcceptsNestingUpToTheLimit) {
+  for (auto [open, close] : {std::pair{'[', ']'}, std::pair{'(', ')'},
+                             std::pair{'{', '}'}, std::pair{'<', '>'}}) {
+    EXPECT_FALSE(findExcessiveNesting(nested(open, close, 8), 8).has_value());
+    auto at = findExcessiveNesting(nested(open, close, 9), 8);
+    ASSERT_TRUE(at.has_value());
+    EXPECT_EQ(*at, 8u); // the ninth opening bracket
+  }
+}
+
+TEST(InputChecks, SequentialGroupsDoNotAccumulate) {
+  std::string text;
+  for (int i = 0; i < 100; ++i)
+    text += nested('[', ']', 5);
+  EXPECT_FALSE(findExcessiveNesting(text, 5).has_value());
+}
+
+TEST(InputChecks, IgnoresStringsCommentsAndArrows) {
+  EXPECT_FALSE(findExcessiveNesting("\"[[[[[[[[\" // {{{{{{{{\n()", 2));
+  // An escaped quote does not end the string.
+  EXPECT_FALSE(findExcessiveNesting("\"\\\"[[[[[[\" []", 2));
+  // `->` closes nothing: ((( -> ))) stays at depth 3.
+  auto at = findExcessiveNesting("(((a -> b)))((((", 3);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(*at, 15u);
+}
+
+TEST(InputChecks, UnbalancedClosersDoNotUnderflow) {
+  EXPECT_FALSE(findExcessiveNesting(")))]]]}}}>>>[[", 2).has_value());
+  EXPECT_TRUE(findExcessiveNesting(")))[[[", 2).has_value());
+}
+
+} // namespace
