@@ -30,6 +30,7 @@ void mlir::lctx::registerAllLCtxPasses() {
   registerCanonicalizerPass();
   registerCSEPass();
   registerInlinerPass();
+  registerPrintOpStatsPass();
   registerSymbolDCEPass();
   // lctx.
   registerLCtxPasses();

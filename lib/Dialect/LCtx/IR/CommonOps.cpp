@@ -264,7 +264,9 @@ LogicalResult LinearOp::inferReturnTypes(
     SmallVectorImpl<Type> &inferred) {
   Adaptor adaptor(operands, attributes, properties, regions);
   Type x = adaptor.getInput().getType();
-  int64_t out = dimOf(adaptor.getWeight(), adaptor.getTransposeWeight() ? 0 : 1);
+  bool transposed = static_cast<bool>(detail::inferenceAttr(
+      adaptor.getTransposeWeightAttr(), attributes, "transpose_weight"));
+  int64_t out = dimOf(adaptor.getWeight(), transposed ? 0 : 1);
   inferred.push_back(
       RankedTensorType::get(withLastDim(x, out), getElementTypeOrSelf(x)));
   return success();
