@@ -14,10 +14,12 @@ using namespace mlir::lctx;
 using mlir::lctx::detail::dimOf;
 using mlir::lctx::detail::ShapeChecker;
 
-/// beta : [H] must match the head count of `ref` [B, H, ...].
+/// beta : [H] must match the head count and element type of `ref`
+/// [B, H, ...].
 static LogicalResult verifyBeta(ShapeChecker &c, Value beta, Value ref,
                                 StringRef refName) {
   return failure(failed(c.rank(beta, "beta", 1, "[H]")) ||
+                 failed(c.sameElementType(ref, refName, beta, "beta")) ||
                  failed(c.sameDim("head count", beta, "beta", 0, ref, refName,
                                   1)));
 }

@@ -1,0 +1,252 @@
+//===- lctxrt/lctxrt.h - lctx runtime C API -----------------------*- C -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// The C API of lctxrt, the runtime library of the lctx compiler. The header
+/// is C99 and C++ compatible and has no dependencies beyond the C library.
+///
+/// Conventions shared by every function:
+///  - Fallible functions return an lctxrt_status_t. NULL means success; any
+///    other value describes an error, is owned by the caller and must be
+///    released with lctxrt_status_free().
+///  - Results are returned through pointer parameters named `out*`. On
+///    failure they are set to NULL / zero when the pointer itself is valid.
+///  - Objects are opaque handles created by `*_open` and destroyed by
+///    `*_close`; `*_close(NULL)` is a no-op.
+///  - Strings are NUL-terminated UTF-8. Strings and pointers returned by a
+///    handle stay valid until that handle is closed.
+///  - No function throws a C++ exception, aborts, or prints on bad input.
+///  - Thread safety: distinct handles may be used from distinct threads.
+///    Functions taking a `const` handle may run concurrently on the same
+///    handle; `*_close` must not race with any other use of that handle.
+///
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTXRT_LCTXRT_H
+#define LCTXRT_LCTXRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#define LCTXRT_API __attribute__((visibility("default")))
+#else
+#define LCTXRT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//===----------------------------------------------------------------------===//
+// Status
+//===----------------------------------------------------------------------===//
+
+/// Error categories. The numeric values are part of the ABI.
+typedef enum lctxrt_status_code_t {
+  LCTXRT_OK = 0,
+  /// A caller-supplied argument is invalid (NULL pointer, bad index, ...).
+  LCTXRT_INVALID_ARGUMENT = 1,
+  /// A named entity (file, tensor) does not exist.
+  LCTXRT_NOT_FOUND = 2,
+  /// The operating system reported an I/O failure.
+  LCTXRT_IO_ERROR = 3,
+  /// A file's contents violate its format.
+  LCTXRT_FORMAT_ERROR = 4,
+  /// An allocation failed.
+  LCTXRT_OUT_OF_MEMORY = 5,
+  /// Valid input that this runtime does not support (yet).
+  LCTXRT_UNSUPPORTED = 6,
+  /// A bug in lctxrt.
+  LCTXRT_INTERNAL = 7,
+  /// Not a code; makes any int32 value well-defined for the enum type.
+  LCTXRT_STATUS_CODE_MAX_ENUM = 0x7fffffff
+} lctxrt_status_code_t;
+
+/// An error: a code plus a human-readable message. NULL means success.
+typedef struct lctxrt_status *lctxrt_status_t;
+
+/// Returns the code of \p status; LCTXRT_OK for NULL.
+LCTXRT_API lctxrt_status_code_t lctxrt_status_code(lctxrt_status_t status);
+
+/// Returns the message of \p status ("OK" for NULL). The string is owned by
+/// \p status and valid until it is freed.
+LCTXRT_API const char *lctxrt_status_message(lctxrt_status_t status);
+
+/// Releases \p status. NULL is a no-op.
+LCTXRT_API void lctxrt_status_free(lctxrt_status_t status);
+
+/// Returns the enumerator name of \p code without prefix, e.g. "NOT_FOUND",
+/// or "UNKNOWN" for a value outside the enum. The string is static.
+LCTXRT_API const char *lctxrt_status_code_name(lctxrt_status_code_t code);
+
+//===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+/// Tensor element types. The numeric values are part of the ABI.
+typedef enum lctxrt_dtype_t {
+  LCTXRT_DTYPE_F32 = 0,
+  LCTXRT_DTYPE_F16 = 1,
+  LCTXRT_DTYPE_BF16 = 2,
+  LCTXRT_DTYPE_F64 = 3,
+  LCTXRT_DTYPE_I64 = 4,
+  LCTXRT_DTYPE_I32 = 5,
+  LCTXRT_DTYPE_I8 = 6,
+  LCTXRT_DTYPE_U8 = 7,
+  /// One byte per element, 0 or 1.
+  LCTXRT_DTYPE_BOOL = 8,
+  /// Not a dtype; makes any int32 value well-defined for the enum type, so
+  /// that functions can reject invalid values instead of invoking undefined
+  /// behaviour in C++.
+  LCTXRT_DTYPE_MAX_ENUM = 0x7fffffff
+} lctxrt_dtype_t;
+
+/// Returns the size in bytes of one element of \p dtype, or 0 if \p dtype is
+/// not an lctxrt_dtype_t enumerator.
+LCTXRT_API size_t lctxrt_dtype_size(lctxrt_dtype_t dtype);
+
+/// Returns the safetensors spelling of \p dtype ("F32", "BF16", ...), or NULL
+/// if \p dtype is not an enumerator. The string is static.
+LCTXRT_API const char *lctxrt_dtype_name(lctxrt_dtype_t dtype);
+
+/// Parses a safetensors dtype spelling (case-sensitive) into \p out.
+/// Errors: INVALID_ARGUMENT for NULL pointers, UNSUPPORTED for a safetensors
+/// dtype that lctxrt does not handle (e.g. "F8_E4M3"), NOT_FOUND otherwise.
+LCTXRT_API lctxrt_status_t lctxrt_dtype_from_name(const char *name,
+                                                  lctxrt_dtype_t *out);
+
+/// Converts \p count elements of type \p src_dtype at \p src to float at
+/// \p dst. Supports F32 (bitwise copy), F16 (exact, including subnormals,
+/// infinities and NaN with sign and payload) and BF16 (exact, by shifting).
+/// \p src needs no particular alignment; \p src and \p dst must not overlap.
+/// Errors: INVALID_ARGUMENT for NULL pointers when \p count > 0,
+/// UNSUPPORTED for any other dtype.
+LCTXRT_API lctxrt_status_t lctxrt_convert_to_f32(const void *src,
+                                                 lctxrt_dtype_t src_dtype,
+                                                 size_t count, float *dst);
+
+//===----------------------------------------------------------------------===//
+// Safetensors files
+//===----------------------------------------------------------------------===//
+
+/// The maximum tensor rank lctxrt handles.
+#define LCTXRT_MAX_RANK 8
+
+/// The largest safetensors header (JSON) accepted, in bytes.
+#define LCTXRT_SAFETENSORS_MAX_HEADER_SIZE 100000000u
+
+/// A safetensors file, memory-mapped read-only and fully validated on open.
+/// Immutable after open: all query functions are thread-safe.
+typedef struct lctxrt_safetensors lctxrt_safetensors_t;
+
+/// Describes one tensor of an open file. All pointers point into the file
+/// handle (the name) or its read-only mapping (the data) and stay valid until
+/// the handle is closed. The data must not be written.
+typedef struct lctxrt_tensor_info_t {
+  /// Tensor name; never contains an embedded NUL.
+  const char *name;
+  lctxrt_dtype_t dtype;
+  /// Number of dimensions, 0 (scalar) to LCTXRT_MAX_RANK.
+  size_t rank;
+  /// Dimensions; entries at and after `rank` are 0.
+  int64_t shape[LCTXRT_MAX_RANK];
+  /// Product of the dimensions (1 for a scalar).
+  size_t num_elements;
+  /// First byte of the data, aligned as the file places it. Never NULL.
+  const void *data;
+  /// num_elements * lctxrt_dtype_size(dtype).
+  size_t byte_size;
+} lctxrt_tensor_info_t;
+
+/// Opens and validates the safetensors file at \p path. On success \p *out
+/// owns the file; release it with lctxrt_safetensors_close().
+/// Errors: INVALID_ARGUMENT (NULL pointers), NOT_FOUND (no such file),
+/// IO_ERROR (cannot open/map, not a regular file), FORMAT_ERROR (malformed
+/// file), UNSUPPORTED (valid safetensors beyond lctxrt's support, e.g. rank
+/// > LCTXRT_MAX_RANK or an F8 dtype), OUT_OF_MEMORY. Messages start with
+/// \p path and name the offending tensor where there is one.
+LCTXRT_API lctxrt_status_t lctxrt_safetensors_open(const char *path,
+                                                   lctxrt_safetensors_t **out);
+
+/// Unmaps and releases \p file. NULL is a no-op.
+LCTXRT_API void lctxrt_safetensors_close(lctxrt_safetensors_t *file);
+
+/// Returns the path \p file was opened with.
+LCTXRT_API const char *
+lctxrt_safetensors_path(const lctxrt_safetensors_t *file);
+
+/// Returns the number of tensors in \p file (0 for NULL).
+LCTXRT_API size_t
+lctxrt_safetensors_num_tensors(const lctxrt_safetensors_t *file);
+
+/// Describes tensor \p index of \p file into \p out_info. Tensors are
+/// numbered in the order of the file's JSON header.
+/// Errors: INVALID_ARGUMENT (NULL pointer, index out of range).
+LCTXRT_API lctxrt_status_t
+lctxrt_safetensors_tensor_info(const lctxrt_safetensors_t *file, size_t index,
+                               lctxrt_tensor_info_t *out_info);
+
+/// Describes the tensor named \p name into \p out_info.
+/// Errors: INVALID_ARGUMENT (NULL pointer), NOT_FOUND naming the tensor and
+/// the file.
+LCTXRT_API lctxrt_status_t
+lctxrt_safetensors_find(const lctxrt_safetensors_t *file, const char *name,
+                        lctxrt_tensor_info_t *out_info);
+
+/// Returns the `__metadata__` value for \p key, or NULL if there is none.
+LCTXRT_API const char *
+lctxrt_safetensors_metadata(const lctxrt_safetensors_t *file, const char *key);
+
+/// Returns the number of `__metadata__` entries of \p file.
+LCTXRT_API size_t
+lctxrt_safetensors_num_metadata(const lctxrt_safetensors_t *file);
+
+/// Returns `__metadata__` entry \p index (header order) through \p out_key
+/// and \p out_value. Errors: INVALID_ARGUMENT (NULL, index out of range).
+LCTXRT_API lctxrt_status_t lctxrt_safetensors_metadata_entry(
+    const lctxrt_safetensors_t *file, size_t index, const char **out_key,
+    const char **out_value);
+
+/// A caller-owned tensor to be written.
+typedef struct lctxrt_tensor_view_t {
+  /// Non-empty UTF-8 name, unique within the file, not "__metadata__".
+  const char *name;
+  lctxrt_dtype_t dtype;
+  /// 0 to LCTXRT_MAX_RANK.
+  size_t rank;
+  /// `rank` non-negative dimensions; may be NULL when rank is 0.
+  const int64_t *shape;
+  /// `byte_size` bytes; may be NULL when byte_size is 0.
+  const void *data;
+  /// Must equal product(shape) * lctxrt_dtype_size(dtype).
+  size_t byte_size;
+} lctxrt_tensor_view_t;
+
+/// One `__metadata__` entry: UTF-8 key and value.
+typedef struct lctxrt_metadata_entry_t {
+  const char *key;
+  const char *value;
+} lctxrt_metadata_entry_t;
+
+/// Writes a safetensors file at \p path holding \p num_tensors tensors and
+/// \p num_metadata `__metadata__` entries (keys must be unique). The header
+/// lists tensors in the given order and is space-padded to a multiple of 8
+/// bytes. The data section has no gaps (other readers reject gaps) and holds
+/// tensors by decreasing element size, so every tensor starts at a file
+/// offset that is a multiple of its element size. The file is written to
+/// `<path>.tmp` and renamed over \p path on success; on failure no file is
+/// left behind. Thread-safe for distinct paths.
+/// Errors: INVALID_ARGUMENT (bad tensor or metadata), IO_ERROR.
+LCTXRT_API lctxrt_status_t lctxrt_safetensors_write(
+    const char *path, size_t num_tensors, const lctxrt_tensor_view_t *tensors,
+    size_t num_metadata, const lctxrt_metadata_entry_t *metadata);
+
+#ifdef __cplusplus
+} // extern "C"
+#endif
+
+#endif // LCTXRT_LCTXRT_H
