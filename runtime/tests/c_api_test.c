@@ -1,7 +1,5 @@
 /*===- c_api_test.c - The C API used from C99 ---------------------*- C -*-===*\
 |*                                                                          *|
-|* Part of the lctx project, under the Apache License v2.0 with LLVM        *|
-|* Exceptions. See the LICENSE file for license information.                *|
 |* SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception                  *|
 |*                                                                          *|
 \*===----------------------------------------------------------------------===*/
