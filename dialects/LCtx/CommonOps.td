@@ -144,8 +144,8 @@ def LCtx_LayerNormOp : LCtx_PureOp<"layer_norm", [AttrSizedOperandSegments]> {
     optional. `epsilon` defaults to 1e-5 and must be > 0.
 
     ```mlir
-    %y = lctx.layer_norm %x weight(%g) bias(%b)
-        : tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>
+    %y = lctx.layer_norm %x weight(%g : tensor<64xf32>)
+        bias(%b : tensor<64xf32>) : tensor<2x16x64xf32>
     ```
   }];
   let arguments = (ins LCtx_FloatTensor:$input,
@@ -154,8 +154,8 @@ def LCtx_LayerNormOp : LCtx_PureOp<"layer_norm", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F32Attr, "1.0e-5f">:$epsilon);
   let results = (outs LCtx_FloatTensor:$result);
   let assemblyFormat = [{
-    $input (`weight` `(` $weight^ `)`)? (`bias` `(` $bias^ `)`)? attr-dict
-    `:` type($input) (`,` type($weight)^)? (`,` type($bias)^)?
+    $input (`weight` `(` $weight^ `:` type($weight) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict `:` type($input)
   }];
 }
 

@@ -40,6 +40,8 @@ def LCtx_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 0;
   let hasConstantMaterializer = 0;
   let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Name of the function-argument attribute that binds an argument to a
     /// named weight tensor (`{lctx.weight = "layers.0.w_q"}`).

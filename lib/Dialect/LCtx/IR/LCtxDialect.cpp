@@ -57,5 +57,26 @@ LogicalResult LCtxDialect::verifyRegionArgAttribute(Operation *op,
   return success();
 }
 
+/// lctx defines no attribute for function results: a weight is an input.
+LogicalResult LCtxDialect::verifyRegionResultAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned resultIndex,
+                                                       NamedAttribute attr) {
+  if (attr.getName() == getWeightAttrName())
+    return op->emitError() << "'" << getWeightAttrName()
+                           << "' is only allowed on function arguments, not "
+                              "on result #"
+                           << resultIndex;
+  return op->emitError() << "unknown lctx result attribute '"
+                         << attr.getName().getValue() << "'";
+}
+
+/// lctx defines no discardable attribute on operations.
+LogicalResult LCtxDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  return op->emitError() << "unknown lctx attribute '"
+                         << attr.getName().getValue() << "' on operation";
+}
+
 #define GET_OP_CLASSES
 #include "lctx/Dialect/LCtx/IR/LCtxOps.cpp.inc"

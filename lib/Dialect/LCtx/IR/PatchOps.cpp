@@ -142,9 +142,9 @@ LogicalResult PatchMergeOp::verify() {
   int64_t b = dimOf(out, 0), t = dimOf(out, 1);
   if (p == 0)
     return emitOpError("expects a non-empty patch (input dim 1 is 0)");
-  if (!ShapedType::isDynamic(p) && failed(verifyDivides(*this, t, p,
-                                                        "result length")))
-    return failure();
+  if (!ShapedType::isDynamic(p) && !ShapedType::isDynamic(t) && t % p != 0)
+    return emitOpError() << "expects the patch length (input dim 1 = " << p
+                         << ") to divide the result length (" << t << ")";
   int64_t expected = mulDims(b, divDims(t, p));
   if (!dimsCompatible(bk, expected))
     return emitOpError() << "expects input dim 0 (" << bk
