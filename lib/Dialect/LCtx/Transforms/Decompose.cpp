@@ -164,15 +164,6 @@ static LogicalResult decomposeRouteMoe(RewriterBase &rewriter, RouteMoeOp op) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-template <typename OpTy, LogicalResult (*Fn)(RewriterBase &, OpTy)>
-struct DecomposePattern : OpRewritePattern<OpTy> {
-  using OpRewritePattern<OpTy>::OpRewritePattern;
-  LogicalResult matchAndRewrite(OpTy op,
-                                PatternRewriter &rewriter) const override {
-    return Fn(rewriter, op);
-  }
-};
-
 struct LCtxDecomposePass
     : lctx::impl::LCtxDecomposePassBase<LCtxDecomposePass> {
   using LCtxDecomposePassBase::LCtxDecomposePassBase;
@@ -214,14 +205,3 @@ struct LCtxDecomposePass
   }
 };
 } // namespace
-
-void lctx::populateDecomposeMemoryAttentionPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<DecomposePattern<MemoryAttentionOp, decomposeMemoryAttention>>(
-      patterns.getContext());
-}
-
-void lctx::populateDecomposeRouteMoePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposePattern<RouteMoeOp, decomposeRouteMoe>>(
-      patterns.getContext());
-}

@@ -17,12 +17,6 @@ namespace mlir::lctx {
 #define GEN_PASS_DECL
 #include "lctx/Dialect/LCtx/Transforms/Passes.h.inc"
 
-/// Patterns that rewrite lctx.memory.attention into its primitive ops.
-void populateDecomposeMemoryAttentionPatterns(RewritePatternSet &patterns);
-
-/// Patterns that rewrite lctx.route.moe into its primitive ops.
-void populateDecomposeRouteMoePatterns(RewritePatternSet &patterns);
-
 #define GEN_PASS_REGISTRATION
 #include "lctx/Dialect/LCtx/Transforms/Passes.h.inc"
 
