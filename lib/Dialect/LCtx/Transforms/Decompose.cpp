@@ -160,7 +160,7 @@ static LogicalResult decomposeRouteMoe(RewriterBase &rewriter, RouteMoeOp op) {
 }
 
 //===----------------------------------------------------------------------===//
-// Patterns and pass
+// Pass
 //===----------------------------------------------------------------------===//
 
 namespace {
