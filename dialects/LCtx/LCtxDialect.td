@@ -48,6 +48,11 @@ def LCtx_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getWeightAttrName() {
       return ::llvm::StringLiteral("lctx.weight");
     }
+    /// Name of the function-argument attribute that names a runtime input
+    /// (`{lctx.input = "ids"}`); unnamed inputs are `input<i>`.
+    static constexpr ::llvm::StringLiteral getInputAttrName() {
+      return ::llvm::StringLiteral("lctx.input");
+    }
   }];
 }
 

@@ -6,10 +6,20 @@
 
 #include "lctx/InitAll.h"
 
+#include "lctx/Conversion/Passes.h"
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 #include "lctx/Dialect/LCtx/Transforms/Passes.h"
 #include "lctx/Pipelines/Pipelines.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -23,6 +33,15 @@ void mlir::lctx::registerAllLCtxDialects(DialectRegistry &registry) {
   registry.insert<LCtxDialect, arith::ArithDialect, complex::ComplexDialect,
                   func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                   scf::SCFDialect, tensor::TensorDialect>();
+  // What the CPU pipeline lowers through.
+  registry.insert<bufferization::BufferizationDialect, cf::ControlFlowDialect,
+                  LLVM::LLVMDialect, memref::MemRefDialect>();
+  arith::registerBufferizableOpInterfaceExternalModels(registry);
+  bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  scf::registerBufferizableOpInterfaceExternalModels(registry);
+  tensor::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::lctx::registerAllLCtxPasses() {
@@ -34,5 +53,6 @@ void mlir::lctx::registerAllLCtxPasses() {
   registerSymbolDCEPass();
   // lctx.
   registerLCtxPasses();
+  registerLCtxConversionPasses();
   registerLCtxPipelines();
 }

@@ -6,7 +6,27 @@
 
 #include "lctx/Pipelines/Pipelines.h"
 
+#include "lctx/Conversion/Passes.h"
+#include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 #include "lctx/Dialect/LCtx/Transforms/Passes.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ComplexToLLVM/ComplexToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -22,7 +42,81 @@ void lctx::buildFrontendPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
+namespace {
+/// Prepares entry points for the LLVM dialect: every public function gets a
+/// C-callable `_mlir_ciface_` wrapper, and the lctx argument attributes
+/// (already recorded in the artifact manifest) are dropped.
+struct PrepareEntryPointsPass
+    : PassWrapper<PrepareEntryPointsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareEntryPointsPass)
+  StringRef getArgument() const final { return "lctx-prepare-entry-points"; }
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (!func.isPublic() || func.isExternal())
+        continue;
+      func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                    UnitAttr::get(&getContext()));
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+        func.removeArgAttr(i, lctx::LCtxDialect::getWeightAttrName());
+        func.removeArgAttr(i, lctx::LCtxDialect::getInputAttrName());
+      }
+    }
+  }
+};
+} // namespace
+
+void lctx::buildCPUPipeline(OpPassManager &pm,
+                            const CPUPipelineOptions &options) {
+  FrontendPipelineOptions frontend;
+  frontend.decompose = options.decompose;
+  buildFrontendPipeline(pm, frontend);
+
+  // lctx -> linalg on tensors, fused.
+  pm.addPass(createConvertLCtxToLinalgPass());
+  pm.addPass(createConvertElementwiseToLinalgPass());
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Tensors -> buffers; results become caller-provided out-params.
+  bufferization::OneShotBufferizationOptions bufferization;
+  bufferization.bufferizeFunctionBoundaries = true;
+  bufferization.setFunctionBoundaryTypeConversion(
+      bufferization::LayoutMapOption::IdentityLayoutMap);
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  bufferization::BufferResultsToOutParamsOpts outParams;
+  outParams.hoistStaticAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addPass(createCanonicalizerPass());
+
+  // Loops, then the LLVM dialect.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(std::make_unique<PrepareEntryPointsPass>());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertComplexToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
 void lctx::registerLCtxPipelines() {
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "lctx-cpu-pipeline",
+      "lctx IR to the LLVM dialect for the host CPU (artifact calling "
+      "convention: results become out-params)",
+      buildCPUPipeline);
   PassPipelineRegistration<FrontendPipelineOptions>(
       "lctx-frontend-pipeline",
       "Model-level lctx pipeline: canonicalize, decompose composite ops, "

@@ -9,7 +9,7 @@
 // Weights are function arguments bound by name with `lctx.weight`.
 
 func.func @prefill(
-    %ids: tensor<1x32xi32>,
+    %ids: tensor<1x32xi32> {lctx.input = "ids"},
     %g_emb: tensor<256x16xf32> {lctx.weight = "global.embed"},
     %g_pad: tensor<4x16xf32> {lctx.weight = "global.pad"},
     %g_ln1: tensor<64xf32> {lctx.weight = "global.layers.0.norm1"},

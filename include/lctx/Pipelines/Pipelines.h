@@ -32,8 +32,23 @@ struct FrontendPipelineOptions
 void buildFrontendPipeline(OpPassManager &pm,
                            const FrontendPipelineOptions &options);
 
+/// Options of the CPU pipeline.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  PassOptions::Option<bool> decompose{
+      *this, "decompose",
+      llvm::cl::desc("Run lctx-decompose in the frontend part"),
+      llvm::cl::init(true)};
+};
+
+/// lctx IR to the LLVM dialect for the host CPU: the frontend pipeline,
+/// convert-lctx-to-linalg, elementwise fusion, one-shot bufferization with
+/// results turned into caller-provided out-params (the artifact calling
+/// convention, docs/artifact.md), deallocation, loops, and the conversions
+/// to the LLVM dialect. Entry functions get `llvm.emit_c_interface`.
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
+
 /// Registers every named lctx pipeline with the global pass registry:
-/// `lctx-frontend-pipeline`.
+/// `lctx-frontend-pipeline`, `lctx-cpu-pipeline`.
 void registerLCtxPipelines();
 
 } // namespace mlir::lctx

@@ -23,37 +23,42 @@ void LCtxDialect::initialize() {
 }
 
 /// `lctx.weight = "name"` binds a function argument to a named weight
-/// tensor: the name must be a non-empty string, unique within the function,
-/// on a ranked-tensor argument.
+/// tensor and `lctx.input = "name"` names a runtime input: the name must be a
+/// non-empty string, unique among the function's weights and inputs, on a
+/// ranked-tensor argument (a memref once the CPU pipeline has bufferized).
 LogicalResult LCtxDialect::verifyRegionArgAttribute(Operation *op,
                                                     unsigned regionIndex,
                                                     unsigned argIndex,
                                                     NamedAttribute attr) {
-  if (attr.getName() != getWeightAttrName())
-    return op->emitError() << "unknown lctx argument attribute '"
-                           << attr.getName().getValue() << "'";
+  StringRef attrName = attr.getName().getValue();
+  if (attrName != getWeightAttrName() && attrName != getInputAttrName())
+    return op->emitError() << "unknown lctx argument attribute '" << attrName
+                           << "'";
   auto name = dyn_cast<StringAttr>(attr.getValue());
   if (!name || name.getValue().empty())
-    return op->emitError() << "'" << getWeightAttrName()
-                           << "' on argument #" << argIndex
-                           << " must be a non-empty string";
+    return op->emitError() << "'" << attrName << "' on argument #"
+                           << argIndex << " must be a non-empty string";
   auto func = dyn_cast<FunctionOpInterface>(op);
   if (!func || regionIndex != 0)
-    return op->emitError() << "'" << getWeightAttrName()
+    return op->emitError() << "'" << attrName
                            << "' is only allowed on function arguments";
   Type argType = func.getArgumentTypes()[argIndex];
-  if (!isa<RankedTensorType>(argType))
-    return op->emitError() << "weight '" << name.getValue() << "' (argument #"
-                           << argIndex << ") must be a ranked tensor, got "
-                           << argType;
+  if (!isa<RankedTensorType, MemRefType>(argType))
+    return op->emitError() << (attrName == getWeightAttrName() ? "weight '"
+                                                               : "input '")
+                           << name.getValue() << "' (argument #" << argIndex
+                           << ") must be a ranked tensor, got " << argType;
+  if (func.getArgAttr(argIndex, getWeightAttrName()) &&
+      func.getArgAttr(argIndex, getInputAttrName()))
+    return op->emitError() << "argument #" << argIndex
+                           << " cannot be both a weight and an input";
   // Report a duplicate once, at its second occurrence.
-  for (unsigned i = 0; i < argIndex; ++i) {
-    auto other = func.getArgAttrOfType<StringAttr>(i, getWeightAttrName());
-    if (other && other == name)
-      return op->emitError() << "duplicate weight name '" << name.getValue()
-                             << "' on arguments #" << i << " and #"
-                             << argIndex;
-  }
+  for (unsigned i = 0; i < argIndex; ++i)
+    for (StringRef other : {getWeightAttrName(), getInputAttrName()})
+      if (func.getArgAttrOfType<StringAttr>(i, other) == name)
+        return op->emitError() << "duplicate weight name '" << name.getValue()
+                               << "' on arguments #" << i << " and #"
+                               << argIndex;
   return success();
 }
 

@@ -87,3 +87,15 @@ func.func @unknown_op_attr(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = arith.addf %x, %x {lctx.foo} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// An argument is a weight or an input, not both.
+// expected-error @+1 {{argument #0 cannot be both a weight and an input}}
+func.func private @weight_and_input(tensor<4xf32> {lctx.weight = "w", lctx.input = "x"})
+
+// -----
+
+// Input and weight names share one namespace.
+// expected-error @+1 {{duplicate weight name 'x' on arguments #0 and #1}}
+func.func private @input_weight_clash(tensor<4xf32> {lctx.input = "x"}, tensor<4xf32> {lctx.weight = "x"})

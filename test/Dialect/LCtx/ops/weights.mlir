@@ -40,3 +40,8 @@ func.func @same_name_other_function(%e: tensor<256x64xf32> {lctx.weight = "embed
 // CHECK-SAME: (tensor<8x8xf32> {lctx.weight = "w.a"}, tensor<8xf32> {lctx.weight = "w.b"})
 func.func private @external(tensor<8x8xf32> {lctx.weight = "w.a"},
                             tensor<8xf32> {lctx.weight = "w.b"})
+
+// Inputs are named with lctx.input.
+// CHECK-LABEL: func.func private @named_input
+// CHECK-SAME: {lctx.input = "ids"}
+func.func private @named_input(tensor<1x8xi32> {lctx.input = "ids"}, tensor<4xf32> {lctx.weight = "w"})

@@ -1,0 +1,219 @@
+//===- Builders.cpp - Shared helpers of the lctx-to-linalg lowering -------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "Patterns.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::lctx;
+
+bool lowering::hasStaticTensorShapes(Operation *op) {
+  auto isStatic = [](Type t) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    return tensor && tensor.hasStaticShape();
+  };
+  return llvm::all_of(op->getOperandTypes(), isStatic) &&
+         llvm::all_of(op->getResultTypes(), isStatic);
+}
+
+Type lowering::computeType(Type elementType) {
+  auto ft = dyn_cast<FloatType>(elementType);
+  if (ft && ft.getWidth() < 32)
+    return Float32Type::get(elementType.getContext());
+  return elementType;
+}
+
+Value lowering::toCompute(OpBuilder &b, Location loc, Value v, Type computeTy) {
+  if (v.getType() == computeTy)
+    return v;
+  return b.create<arith::ExtFOp>(loc, computeTy, v);
+}
+
+Value lowering::fromCompute(OpBuilder &b, Location loc, Value v,
+                          Type elementType) {
+  if (v.getType() == elementType)
+    return v;
+  return b.create<arith::TruncFOp>(loc, elementType, v);
+}
+
+Value lowering::floatConst(OpBuilder &b, Location loc, Type type, double value) {
+  return b.create<arith::ConstantOp>(loc, b.getFloatAttr(type, value));
+}
+
+Value lowering::indexConst(OpBuilder &b, Location loc, int64_t value) {
+  return b.create<arith::ConstantIndexOp>(loc, value);
+}
+
+Value lowering::emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                          Type elementType) {
+  return b.create<tensor::EmptyOp>(loc, shape, elementType);
+}
+
+Value lowering::filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                           Type elementType, double value) {
+  Value init = emptyTensor(b, loc, shape, elementType);
+  Value cst = floatConst(b, loc, elementType, value);
+  return b.create<linalg::FillOp>(loc, ValueRange{cst}, ValueRange{init})
+      .getResult(0);
+}
+
+Value lowering::buildGeneric(OpBuilder &b, Location loc, Value init,
+                           ValueRange inputs, ArrayRef<AffineMap> inputMaps,
+                           AffineMap outMap,
+                           ArrayRef<utils::IteratorType> iterators,
+                           GenericBody body) {
+  SmallVector<AffineMap> maps(inputMaps.begin(), inputMaps.end());
+  maps.push_back(outMap);
+  auto op = b.create<linalg::GenericOp>(
+      loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        nb.create<linalg::YieldOp>(nl, body(nb, nl, args));
+      });
+  return op.getResult(0);
+}
+
+Value lowering::buildIndexGeneric(
+    OpBuilder &b, Location loc, ArrayRef<int64_t> shape, Type elementType,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  unsigned rank = shape.size();
+  Value init = emptyTensor(b, loc, shape, elementType);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  return buildGeneric(
+      b, loc, init, {}, {}, b.getMultiDimIdentityMap(rank), iters,
+      [&](OpBuilder &nb, Location nl, ValueRange) {
+        SmallVector<Value> idx;
+        for (unsigned i = 0; i < rank; ++i)
+          idx.push_back(nb.create<linalg::IndexOp>(nl, i));
+        return body(nb, nl, idx);
+      });
+}
+
+AffineMap lowering::selectDims(MLIRContext *ctx, unsigned rank,
+                             ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value lowering::collapseToMatrix(OpBuilder &b, Location loc, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  int64_t d = type.getShape().back();
+  if (rank == 2)
+    return x;
+  auto matType = RankedTensorType::get(
+      {type.getNumElements() / std::max<int64_t>(d, 1), d},
+      type.getElementType());
+  if (rank == 1)
+    return b.create<tensor::ExpandShapeOp>(
+        loc, matType, x, SmallVector<ReassociationIndices>{{0, 1}});
+  ReassociationIndices lead;
+  for (int64_t i = 0; i < rank - 1; ++i)
+    lead.push_back(i);
+  return b.create<tensor::CollapseShapeOp>(
+      loc, matType, x,
+      SmallVector<ReassociationIndices>{lead, {rank - 1}});
+}
+
+Value lowering::expandFromMatrix(OpBuilder &b, Location loc, Value m,
+                               ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(m.getType());
+  auto outType = RankedTensorType::get(shape, type.getElementType());
+  int64_t rank = shape.size();
+  if (rank == 2)
+    return m;
+  if (rank == 1)
+    return b.create<tensor::CollapseShapeOp>(
+        loc, outType, m, SmallVector<ReassociationIndices>{{0, 1}});
+  ReassociationIndices lead;
+  for (int64_t i = 0; i < rank - 1; ++i)
+    lead.push_back(i);
+  return b.create<tensor::ExpandShapeOp>(
+      loc, outType, m, SmallVector<ReassociationIndices>{lead, {rank - 1}});
+}
+
+Value lowering::buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
+                          bool transposeB) {
+  auto at = cast<RankedTensorType>(a.getType());
+  auto bt = cast<RankedTensorType>(bMat.getType());
+  Type elt = at.getElementType();
+  if (at.getRank() == 3) {
+    int64_t n = bt.getShape()[transposeB ? 1 : 2];
+    Value init = filledTensor(
+        b, loc, {at.getShape()[0], at.getShape()[1], n}, elt, 0.0);
+    return b
+        .create<linalg::BatchMatmulOp>(loc, ValueRange{a, bMat},
+                                       ValueRange{init})
+        .getResult(0);
+  }
+  int64_t n = bt.getShape()[transposeB ? 0 : 1];
+  Value init = filledTensor(b, loc, {at.getShape()[0], n}, elt, 0.0);
+  if (transposeB)
+    return b
+        .create<linalg::MatmulTransposeBOp>(loc, ValueRange{a, bMat},
+                                            ValueRange{init})
+        .getResult(0);
+  return b.create<linalg::MatmulOp>(loc, ValueRange{a, bMat}, ValueRange{init})
+      .getResult(0);
+}
+
+Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
+                        double theta, std::optional<int64_t> chunk) {
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elt = type.getElementType();
+  int64_t dh = type.getShape()[3];
+  bool batchedPos = cast<RankedTensorType>(pos.getType()).getRank() == 2;
+  Type f64 = b.getF64Type();
+  return buildIndexGeneric(
+      b, loc, type.getShape(), elt,
+      [&](OpBuilder &nb, Location nl, ValueRange idx) -> Value {
+        Value bIdx = idx[0], h = idx[1], t = idx[2], j = idx[3];
+        Value one = indexConst(nb, nl, 1), two = indexConst(nb, nl, 2);
+        Value half = nb.create<arith::DivUIOp>(nl, j, two);
+        Value isOdd = nb.create<arith::CmpIOp>(
+            nl, arith::CmpIPredicate::ne,
+            nb.create<arith::RemUIOp>(nl, j, two), indexConst(nb, nl, 0));
+        // Position as i64, modulo the chunk when attention restarts RoPE.
+        Value p = nb.create<tensor::ExtractOp>(
+            nl, pos, batchedPos ? ValueRange{bIdx, t} : ValueRange{t});
+        if (!p.getType().isInteger(64))
+          p = nb.create<arith::ExtSIOp>(nl, nb.getI64Type(), p);
+        if (chunk)
+          p = nb.create<arith::RemSIOp>(
+              nl, p,
+              nb.create<arith::ConstantOp>(nl, nb.getI64IntegerAttr(*chunk)));
+        Value pf = nb.create<arith::SIToFPOp>(nl, f64, p);
+        // inv_freq = theta^(-2 * half / Dh), in f64 for long positions.
+        Value halfF = nb.create<arith::SIToFPOp>(
+            nl, f64, nb.create<arith::IndexCastOp>(nl, nb.getI64Type(), half));
+        Value expo = nb.create<arith::MulFOp>(
+            nl, halfF, floatConst(nb, nl, f64, -2.0 * std::log(theta) / dh));
+        Value angle = nb.create<arith::MulFOp>(
+            nl, pf, nb.create<math::ExpOp>(nl, expo));
+        Value c = nb.create<math::CosOp>(nl, angle);
+        Value s = nb.create<math::SinOp>(nl, angle);
+        Value self = nb.create<tensor::ExtractOp>(nl, x, idx);
+        Value partnerJ = nb.create<arith::SelectOp>(
+            nl, isOdd, nb.create<arith::SubIOp>(nl, j, one),
+            nb.create<arith::AddIOp>(nl, j, one));
+        Value partner = nb.create<tensor::ExtractOp>(
+            nl, x, ValueRange{bIdx, h, t, partnerJ});
+        Value xs = self, xp = partner;
+        if (!elt.isF64()) {
+          xs = nb.create<arith::ExtFOp>(nl, f64, self);
+          xp = nb.create<arith::ExtFOp>(nl, f64, partner);
+        }
+        // even: x c - x' s;  odd: x' s + x c.
+        Value xc = nb.create<arith::MulFOp>(nl, xs, c);
+        Value ps = nb.create<arith::MulFOp>(nl, xp, s);
+        Value y = nb.create<arith::SelectOp>(
+            nl, isOdd, nb.create<arith::AddFOp>(nl, ps, xc),
+            nb.create<arith::SubFOp>(nl, xc, ps));
+        return elt.isF64() ? y : nb.create<arith::TruncFOp>(nl, elt, y);
+      });
+}

@@ -1,0 +1,526 @@
+//===- CommonOps.cpp - Lower attention, RoPE, norms, linear, FFN ----------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// The math of each op is in its ODS description (docs/LCtxOps.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Patterns.h"
+
+#include "lctx/Dialect/LCtx/IR/LCtxOps.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::lctx;
+using namespace mlir::lctx::lowering;
+
+namespace {
+
+constexpr auto kParallel = utils::IteratorType::parallel;
+constexpr auto kReduction = utils::IteratorType::reduction;
+
+/// Shared guard: static shapes only, for now.
+template <typename OpTy>
+struct StaticPattern : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const final {
+    if (!hasStaticTensorShapes(op))
+      return rewriter.notifyMatchFailure(op, "dynamic shapes");
+    return lower(op, rewriter);
+  }
+  virtual LogicalResult lower(OpTy op, PatternRewriter &rewriter) const = 0;
+};
+
+/// Sum over the last dim of f(x) into a [..., ] tensor of the compute type.
+Value reduceLastDim(OpBuilder &b, Location loc, Value x, Type ct,
+                    function_ref<Value(OpBuilder &, Location, Value)> f) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> lead;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    lead.push_back(i);
+  MLIRContext *ctx = b.getContext();
+  SmallVector<utils::IteratorType> iters(rank - 1, kParallel);
+  iters.push_back(kReduction);
+  Value init = filledTensor(b, loc, type.getShape().drop_back(), ct, 0.0);
+  return buildGeneric(b, loc, init, {x}, {b.getMultiDimIdentityMap(rank)},
+                      selectDims(ctx, rank, lead), iters,
+                      [&](OpBuilder &nb, Location nl, ValueRange args) {
+                        Value v = f(nb, nl, toCompute(nb, nl, args[0], ct));
+                        return nb.create<arith::AddFOp>(nl, args[1], v)
+                            .getResult();
+                      });
+}
+
+//===----------------------------------------------------------------------===//
+// Norms
+//===----------------------------------------------------------------------===//
+
+/// y = (x - mean) * rstd * w + b, with optional mean / w / b; `stats` are
+/// [...] tensors (mean may be null) and rstd is computed from `var` + eps.
+Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
+                double eps, Value weight, Value bias, Type ct) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<unsigned> lead;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    lead.push_back(i);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap leadMap = selectDims(ctx, rank, lead);
+  AffineMap lastMap = selectDims(ctx, rank, {rank - 1});
+  SmallVector<Value> inputs = {x, var};
+  SmallVector<AffineMap> maps = {id, leadMap};
+  int meanIdx = -1, wIdx = -1, bIdx = -1;
+  if (mean) {
+    meanIdx = inputs.size();
+    inputs.push_back(mean);
+    maps.push_back(leadMap);
+  }
+  if (weight) {
+    wIdx = inputs.size();
+    inputs.push_back(weight);
+    maps.push_back(lastMap);
+  }
+  if (bias) {
+    bIdx = inputs.size();
+    inputs.push_back(bias);
+    maps.push_back(lastMap);
+  }
+  Type elt = type.getElementType();
+  Value init = emptyTensor(b, loc, type.getShape(), elt);
+  SmallVector<utils::IteratorType> iters(rank, kParallel);
+  return buildGeneric(
+      b, loc, init, inputs, maps, id, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value v = toCompute(nb, nl, a[0], ct);
+        if (meanIdx >= 0)
+          v = nb.create<arith::SubFOp>(nl, v, a[meanIdx]);
+        Value rstd = nb.create<arith::DivFOp>(
+            nl, floatConst(nb, nl, ct, 1.0),
+            nb.create<math::SqrtOp>(
+                nl, nb.create<arith::AddFOp>(nl, a[1],
+                                             floatConst(nb, nl, ct, eps))));
+        v = nb.create<arith::MulFOp>(nl, v, rstd);
+        if (wIdx >= 0)
+          v = nb.create<arith::MulFOp>(nl, v, toCompute(nb, nl, a[wIdx], ct));
+        if (bIdx >= 0)
+          v = nb.create<arith::AddFOp>(nl, v, toCompute(nb, nl, a[bIdx], ct));
+        return fromCompute(nb, nl, v, elt);
+      });
+}
+
+/// Divides every element of a stats tensor by `n`.
+Value scaleStats(OpBuilder &b, Location loc, Value stats, double factor) {
+  auto type = cast<RankedTensorType>(stats.getType());
+  unsigned rank = type.getRank();
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<utils::IteratorType> iters(rank, kParallel);
+  Value init = emptyTensor(b, loc, type.getShape(), type.getElementType());
+  return buildGeneric(b, loc, init, {stats}, {id}, id, iters,
+                      [&](OpBuilder &nb, Location nl, ValueRange a) {
+                        return nb
+                            .create<arith::MulFOp>(
+                                nl, a[0],
+                                floatConst(nb, nl, type.getElementType(),
+                                           factor))
+                            .getResult();
+                      });
+}
+
+struct RmsNormLowering : StaticPattern<RmsNormOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(RmsNormOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = op.getInput().getType();
+    Type ct = computeType(type.getElementType());
+    Value sumsq = reduceLastDim(rewriter, loc, op.getInput(), ct,
+                                [](OpBuilder &b, Location l, Value v) {
+                                  return b.create<arith::MulFOp>(l, v, v)
+                                      .getResult();
+                                });
+    Value meansq = scaleStats(rewriter, loc, sumsq,
+                              1.0 / type.getShape().back());
+    rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), Value(),
+                                     meansq, op.getEpsilon().convertToDouble(),
+                                     op.getWeight(), Value(), ct));
+    return success();
+  }
+};
+
+struct LayerNormLowering : StaticPattern<LayerNormOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(LayerNormOp op,
+                      PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = op.getInput().getType();
+    Type ct = computeType(type.getElementType());
+    unsigned rank = type.getRank();
+    double invD = 1.0 / type.getShape().back();
+    Value sum = reduceLastDim(rewriter, loc, op.getInput(), ct,
+                              [](OpBuilder &, Location, Value v) { return v; });
+    Value mean = scaleStats(rewriter, loc, sum, invD);
+    // Biased variance: mean((x - mean)^2), two-pass for accuracy.
+    SmallVector<unsigned> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(i);
+    AffineMap leadMap = selectDims(getContext(), rank, lead);
+    SmallVector<utils::IteratorType> iters(rank - 1, kParallel);
+    iters.push_back(kReduction);
+    Value init = filledTensor(rewriter, loc, type.getShape().drop_back(), ct, 0);
+    Value sq = buildGeneric(
+        rewriter, loc, init, {op.getInput(), mean},
+        {rewriter.getMultiDimIdentityMap(rank), leadMap}, leadMap, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value d = b.create<arith::SubFOp>(l, toCompute(b, l, a[0], ct), a[1]);
+          return b
+              .create<arith::AddFOp>(l, a[2], b.create<arith::MulFOp>(l, d, d))
+              .getResult();
+        });
+    Value var = scaleStats(rewriter, loc, sq, invD);
+    rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), mean, var,
+                                     op.getEpsilon().convertToDouble(),
+                                     op.getWeight(), op.getBias(), ct));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Embedding / linear / FFN
+//===----------------------------------------------------------------------===//
+
+struct EmbeddingLowering : StaticPattern<EmbeddingOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(EmbeddingOp op,
+                      PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto outType = op.getType();
+    unsigned rank = outType.getRank();
+    Value table = op.getTable(), ids = op.getIds();
+    int64_t vocab = op.getTable().getType().getShape()[0];
+    Type elt = outType.getElementType();
+    Value result = buildIndexGeneric(
+        rewriter, loc, outType.getShape(), elt,
+        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
+          Value id = b.create<tensor::ExtractOp>(l, ids, idx.drop_back());
+          Value id64 = id.getType().isInteger(64)
+                           ? id
+                           : b.create<arith::ExtSIOp>(l, b.getI64Type(), id)
+                                 .getResult();
+          // An id outside [0, V) gives a zero row.
+          Value inRange = b.create<arith::AndIOp>(
+              l,
+              b.create<arith::CmpIOp>(
+                  l, arith::CmpIPredicate::sge, id64,
+                  b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0))),
+              b.create<arith::CmpIOp>(
+                  l, arith::CmpIPredicate::slt, id64,
+                  b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(vocab))));
+          Value row = b.create<arith::IndexCastOp>(l, b.getIndexType(), id64);
+          row = b.create<arith::SelectOp>(l, inRange, row, indexConst(b, l, 0));
+          Value v = b.create<tensor::ExtractOp>(
+              l, table, ValueRange{row, idx[rank - 1]});
+          return b.create<arith::SelectOp>(l, inRange, v,
+                                           floatConst(b, l, elt, 0.0));
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// y += bias[last] over a [M, O] matrix.
+Value addBias(OpBuilder &b, Location loc, Value m, Value bias) {
+  auto type = cast<RankedTensorType>(m.getType());
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = b.getMultiDimIdentityMap(2);
+  Value init = emptyTensor(b, loc, type.getShape(), type.getElementType());
+  return buildGeneric(b, loc, init, {m, bias}, {id, selectDims(ctx, 2, {1})},
+                      id, {kParallel, kParallel},
+                      [](OpBuilder &nb, Location nl, ValueRange a) {
+                        return nb.create<arith::AddFOp>(nl, a[0], a[1])
+                            .getResult();
+                      });
+}
+
+struct LinearLowering : StaticPattern<LinearOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(LinearOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x2 = collapseToMatrix(rewriter, loc, op.getInput());
+    Value y = buildMatmul(rewriter, loc, x2, op.getWeight(),
+                          op.getTransposeWeight());
+    if (Value bias = op.getBias())
+      y = addBias(rewriter, loc, y, bias);
+    rewriter.replaceOp(op,
+                       expandFromMatrix(rewriter, loc, y,
+                                        op.getType().getShape()));
+    return success();
+  }
+};
+
+/// The FFN activation applied elementwise to `h` (and the gate `g`).
+Value activate(OpBuilder &b, Location loc, Activation act, Value h, Value g) {
+  auto type = cast<RankedTensorType>(h.getType());
+  unsigned rank = type.getRank();
+  Type elt = type.getElementType();
+  Type ct = computeType(elt);
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  SmallVector<Value> inputs = {h};
+  if (g)
+    inputs.push_back(g);
+  SmallVector<AffineMap> maps(inputs.size(), id);
+  SmallVector<utils::IteratorType> iters(rank, kParallel);
+  Value init = emptyTensor(b, loc, type.getShape(), elt);
+  return buildGeneric(
+      b, loc, init, inputs, maps, id, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        Value x = toCompute(nb, nl, a[0], ct);
+        Value y;
+        switch (act) {
+        case Activation::relu:
+          y = nb.create<arith::MaximumFOp>(nl, x, floatConst(nb, nl, ct, 0));
+          break;
+        case Activation::gelu: {
+          // 0.5 x (1 + erf(x / sqrt(2))).
+          Value e = nb.create<math::ErfOp>(
+              nl, nb.create<arith::MulFOp>(
+                      nl, x, floatConst(nb, nl, ct, 1.0 / std::sqrt(2.0))));
+          Value one = floatConst(nb, nl, ct, 1.0);
+          y = nb.create<arith::MulFOp>(
+              nl, nb.create<arith::MulFOp>(nl, x, floatConst(nb, nl, ct, 0.5)),
+              nb.create<arith::AddFOp>(nl, one, e));
+          break;
+        }
+        case Activation::swiglu: {
+          // silu(g) * h = g / (1 + exp(-g)) * h.
+          Value gv = toCompute(nb, nl, a[1], ct);
+          Value one = floatConst(nb, nl, ct, 1.0);
+          Value sig = nb.create<arith::DivFOp>(
+              nl, one,
+              nb.create<arith::AddFOp>(
+                  nl, one,
+                  nb.create<math::ExpOp>(nl,
+                                         nb.create<arith::NegFOp>(nl, gv))));
+          y = nb.create<arith::MulFOp>(
+              nl, nb.create<arith::MulFOp>(nl, gv, sig), x);
+          break;
+        }
+        }
+        return fromCompute(nb, nl, y, elt);
+      });
+}
+
+struct FfnLowering : StaticPattern<FfnOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(FfnOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    bool grouped = op.getWIn().getType().getRank() == 3;
+    Value x = grouped ? op.getInput()
+                      : collapseToMatrix(rewriter, loc, op.getInput());
+    Value h = buildMatmul(rewriter, loc, x, op.getWIn());
+    Value g;
+    if (Value wGate = op.getWGate())
+      g = buildMatmul(rewriter, loc, x, wGate);
+    Value a = activate(rewriter, loc, op.getActivation(), h, g);
+    Value y = buildMatmul(rewriter, loc, a, op.getWOut());
+    if (!grouped)
+      y = expandFromMatrix(rewriter, loc, y, op.getType().getShape());
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// RoPE / attention
+//===----------------------------------------------------------------------===//
+
+struct RopeLowering : StaticPattern<RopeOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(RopeOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, buildRope(rewriter, op.getLoc(), op.getInput(),
+                                     op.getPositions(),
+                                     op.getTheta().convertToDouble(),
+                                     std::nullopt));
+    return success();
+  }
+};
+
+/// Positions [B, T] as i64: `given` converted, or `offset + t`.
+Value positionsI64(OpBuilder &b, Location loc, Value given, int64_t batch,
+                   int64_t length, int64_t offset) {
+  Type i64 = b.getI64Type();
+  return buildIndexGeneric(
+      b, loc, {batch, length}, i64,
+      [&](OpBuilder &nb, Location nl, ValueRange idx) -> Value {
+        if (!given) {
+          Value t = nb.create<arith::AddIOp>(nl, idx[1],
+                                             indexConst(nb, nl, offset));
+          return nb.create<arith::IndexCastOp>(nl, i64, t);
+        }
+        Value p = nb.create<tensor::ExtractOp>(nl, given, idx);
+        return p.getType().isInteger(64)
+                   ? p
+                   : nb.create<arith::ExtSIOp>(nl, i64, p).getResult();
+      });
+}
+
+/// Naive attention: materializes the [B, H, Tq, Tk] scores. The tiled
+/// online-softmax form replaces it in the optimizing CPU pipeline.
+struct AttentionLowering : StaticPattern<AttentionOp> {
+  using StaticPattern::StaticPattern;
+  LogicalResult lower(AttentionOp op,
+                      PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto qType = op.getQuery().getType();
+    auto kType = op.getKey().getType();
+    auto vType = op.getValue().getType();
+    int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
+    int64_t tq = qType.getShape()[2], tk = kType.getShape()[2];
+    int64_t group = heads / kType.getShape()[1];
+    int64_t dv = vType.getShape()[3];
+    Type elt = qType.getElementType();
+    Type ct = computeType(elt);
+    std::optional<int64_t> chunk;
+    if (auto c = op.getChunkSize())
+      chunk = static_cast<int64_t>(*c);
+    double scale = *op.getEffectiveScale();
+
+    Value qPos = positionsI64(rewriter, loc, op.getQPositions(), bsz, tq,
+                              tk - tq);
+    Value kPos = positionsI64(rewriter, loc, op.getKPositions(), bsz, tk, 0);
+    Value q = op.getQuery(), k = op.getKey();
+    if (auto theta = op.getRopeThetaAttr()) {
+      q = buildRope(rewriter, loc, q, qPos, theta.getValueAsDouble(), chunk);
+      k = buildRope(rewriter, loc, k, kPos, theta.getValueAsDouble(), chunk);
+    }
+
+    // Dims of the score space: (b, h, i, j) plus a reduction dim.
+    AffineExpr b = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
+               i = getAffineDimExpr(2, ctx), j = getAffineDimExpr(3, ctx),
+               r = getAffineDimExpr(4, ctx);
+    AffineExpr g = h.floorDiv(group);
+    auto map = [&](unsigned n, ArrayRef<AffineExpr> e) {
+      return AffineMap::get(n, 0, e, ctx);
+    };
+    // S = q k^T over d (dim r).
+    Value sInit = filledTensor(rewriter, loc, {bsz, heads, tq, tk}, ct, 0);
+    Value scores = buildGeneric(
+        rewriter, loc, sInit, {q, k},
+        {map(5, {b, h, i, r}), map(5, {b, g, j, r})}, map(5, {b, h, i, j}),
+        {kParallel, kParallel, kParallel, kParallel, kReduction},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value prod = nb.create<arith::MulFOp>(
+              nl, toCompute(nb, nl, a[0], ct), toCompute(nb, nl, a[1], ct));
+          return nb.create<arith::AddFOp>(nl, a[2], prod).getResult();
+        });
+
+    bool causal = op.getCausal();
+    // Visibility of key j to query i from their positions.
+    auto visible = [&](OpBuilder &nb, Location nl, Value pq, Value pk) {
+      Value zero = nb.create<arith::ConstantOp>(nl, nb.getI64IntegerAttr(0));
+      Value ok = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, pk,
+                                          zero);
+      if (causal)
+        ok = nb.create<arith::AndIOp>(
+            nl, ok,
+            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sle, pk, pq));
+      if (chunk) {
+        Value c = nb.create<arith::ConstantOp>(nl,
+                                               nb.getI64IntegerAttr(*chunk));
+        ok = nb.create<arith::AndIOp>(
+            nl, ok,
+            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
+                                     nb.create<arith::FloorDivSIOp>(nl, pq, c),
+                                     nb.create<arith::FloorDivSIOp>(nl, pk, c)));
+      }
+      return ok;
+    };
+    SmallVector<utils::IteratorType> rowIters = {kParallel, kParallel,
+                                                 kParallel, kReduction};
+    AffineMap sMap = map(4, {b, h, i, j}), rowMap = map(4, {b, h, i});
+    AffineMap qpMap = map(4, {b, i}), kpMap = map(4, {b, j});
+    // Row max of the visible scaled scores.
+    Value mInit = filledTensor(rewriter, loc, {bsz, heads, tq}, ct,
+                               -std::numeric_limits<double>::infinity());
+    Value rowMax = buildGeneric(
+        rewriter, loc, mInit, {scores, qPos, kPos}, {sMap, qpMap, kpMap},
+        rowMap, rowIters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value s = nb.create<arith::MulFOp>(nl, a[0],
+                                             floatConst(nb, nl, ct, scale));
+          Value m = nb.create<arith::MaximumFOp>(nl, a[3], s);
+          return nb.create<arith::SelectOp>(nl, visible(nb, nl, a[1], a[2]), m,
+                                            a[3])
+              .getResult();
+        });
+    // P = visible ? exp(s * scale - max) : 0.
+    Value pInit = emptyTensor(rewriter, loc, {bsz, heads, tq, tk}, ct);
+    Value probs = buildGeneric(
+        rewriter, loc, pInit, {scores, rowMax, qPos, kPos},
+        {sMap, rowMap, qpMap, kpMap}, sMap,
+        {kParallel, kParallel, kParallel, kParallel},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value s = nb.create<arith::MulFOp>(nl, a[0],
+                                             floatConst(nb, nl, ct, scale));
+          Value e = nb.create<math::ExpOp>(
+              nl, nb.create<arith::SubFOp>(nl, s, a[1]));
+          return nb
+              .create<arith::SelectOp>(nl, visible(nb, nl, a[2], a[3]), e,
+                                       floatConst(nb, nl, ct, 0))
+              .getResult();
+        });
+    Value lInit = filledTensor(rewriter, loc, {bsz, heads, tq}, ct, 0);
+    Value rowSum = buildGeneric(
+        rewriter, loc, lInit, {probs}, {sMap}, rowMap, rowIters,
+        [](OpBuilder &nb, Location nl, ValueRange a) {
+          return nb.create<arith::AddFOp>(nl, a[1], a[0]).getResult();
+        });
+    // O = (P V) / L over j (dim r), zero for rows that saw no key.
+    Value oInit = filledTensor(rewriter, loc, {bsz, heads, tq, dv}, ct, 0);
+    AffineExpr dIdx = getAffineDimExpr(3, ctx);
+    Value num = buildGeneric(
+        rewriter, loc, oInit, {probs, op.getValue()},
+        {map(5, {b, h, i, r}), map(5, {b, g, r, dIdx})}, map(5, {b, h, i, dIdx}),
+        {kParallel, kParallel, kParallel, kParallel, kReduction},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value prod = nb.create<arith::MulFOp>(nl, a[0],
+                                                toCompute(nb, nl, a[1], ct));
+          return nb.create<arith::AddFOp>(nl, a[2], prod).getResult();
+        });
+    Value outInit = emptyTensor(rewriter, loc, {bsz, heads, tq, dv}, elt);
+    Value out = buildGeneric(
+        rewriter, loc, outInit, {num, rowSum},
+        {map(4, {b, h, i, j}), map(4, {b, h, i})}, map(4, {b, h, i, j}),
+        {kParallel, kParallel, kParallel, kParallel},
+        [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value zero = floatConst(nb, nl, ct, 0);
+          Value seen = nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OGT,
+                                                a[1], zero);
+          Value o = nb.create<arith::SelectOp>(
+              nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
+          return fromCompute(nb, nl, o, elt);
+        });
+    rewriter.replaceOp(op, out);
+    return success();
+  }
+};
+
+} // namespace
+
+void lowering::populateCommonOpsPatterns(RewritePatternSet &patterns) {
+  // clang-format off
+  patterns.add<
+      AttentionLowering,
+      EmbeddingLowering,
+      FfnLowering,
+      LayerNormLowering,
+      LinearLowering,
+      RmsNormLowering,
+      RopeLowering
+  >(patterns.getContext());
+  // clang-format on
+}

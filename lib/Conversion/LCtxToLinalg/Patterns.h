@@ -1,0 +1,85 @@
+//===- Patterns.h - Shared helpers of the lctx-to-linalg lowering -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// Builders used by every op-family file of the lowering, and the per-family
+// populate functions that LCtxToLinalg.cpp gathers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_LIB_CONVERSION_LCTXTOLINALG_PATTERNS_H
+#define LCTX_LIB_CONVERSION_LCTXTOLINALG_PATTERNS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <optional>
+
+namespace mlir::lctx::lowering {
+
+/// Every operand and result of `op` is a tensor of static shape (the
+/// lowering handles static shapes; dynamic ones are left for later work).
+bool hasStaticTensorShapes(Operation *op);
+
+/// Float math of narrow types (f16, bf16) is carried out in f32.
+Type computeType(Type elementType);
+Value toCompute(OpBuilder &b, Location loc, Value v, Type computeTy);
+Value fromCompute(OpBuilder &b, Location loc, Value v, Type elementType);
+Value floatConst(OpBuilder &b, Location loc, Type type, double value);
+Value indexConst(OpBuilder &b, Location loc, int64_t value);
+
+/// tensor.empty of a static shape.
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                  Type elementType);
+/// A static tensor filled with `value`.
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   Type elementType, double value);
+
+/// Body callback of `buildGeneric`: receives the block arguments (inputs,
+/// then the output accumulator) and returns the value to yield.
+using GenericBody = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// One-result linalg.generic over `init` (whose map is `outMap`).
+Value buildGeneric(OpBuilder &b, Location loc, Value init, ValueRange inputs,
+                   ArrayRef<AffineMap> inputMaps, AffineMap outMap,
+                   ArrayRef<utils::IteratorType> iterators, GenericBody body);
+
+/// All-parallel linalg.generic producing a new tensor of `shape` and
+/// `elementType` from index computations only (no inputs).
+Value buildIndexGeneric(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                        Type elementType,
+                        function_ref<Value(OpBuilder &, Location, ValueRange)>
+                            body);
+
+/// Affine map of `rank` dims selecting `dims`.
+AffineMap selectDims(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
+
+/// [d0, ..., dn, D] -> [d0*...*dn, D] (rank 1 becomes [1, D]).
+Value collapseToMatrix(OpBuilder &b, Location loc, Value x);
+/// Inverse of collapseToMatrix: [M, D'] -> `shape` (whose last dim is D').
+Value expandFromMatrix(OpBuilder &b, Location loc, Value m,
+                       ArrayRef<int64_t> shape);
+
+/// C = A B (or A B^T) with a fresh zero accumulator; A [M, K], B [K, N] or
+/// [N, K]; with rank-3 operands a batched matmul.
+Value buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
+                  bool transposeB = false);
+
+/// Rotary embedding of `x` [B, H, T, Dh] at positions `pos` [B, T] (any
+/// integer type); with `chunk`, positions are taken modulo the chunk.
+Value buildRope(OpBuilder &b, Location loc, Value x, Value pos, double theta,
+                std::optional<int64_t> chunk);
+
+//===----------------------------------------------------------------------===//
+// Per-family pattern sets
+//===----------------------------------------------------------------------===//
+
+void populateCommonOpsPatterns(RewritePatternSet &patterns);
+void populatePatchOpsPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::lctx::lowering
+
+#endif // LCTX_LIB_CONVERSION_LCTXTOLINALG_PATTERNS_H
