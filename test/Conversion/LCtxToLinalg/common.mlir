@@ -1,0 +1,78 @@
+// RUN: lctx-opt %s -split-input-file -convert-lctx-to-linalg | FileCheck %s
+
+// Structure of the lowering of the shared ops: matmul-class work becomes
+// named linalg ops, reductions and elementwise math linalg.generic.
+
+// RMS norm: one reduction of x^2 over the last dim, then one elementwise
+// normalize-and-scale.
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-NOT: lctx.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK:   arith.mulf
+// CHECK:   arith.addf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK:   math.sqrt
+// CHECK:   arith.divf
+func.func @rms_norm(%x: tensor<2x8xf32>, %w: tensor<8xf32>) -> tensor<2x8xf32> {
+  %0 = lctx.rms_norm %x, %w : tensor<2x8xf32>, tensor<8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+// Linear on a rank-3 input: collapse to a matrix, matmul with the transposed
+// weight, bias, expand back.
+// CHECK-LABEL: func.func @linear_transposed
+// CHECK: %[[M:.+]] = tensor.collapse_shape %{{.+}} {{\[\[}}0, 1], [2]] : tensor<2x3x8xf32> into tensor<6x8xf32>
+// CHECK: %[[P:.+]] = linalg.matmul_transpose_b ins(%[[M]], %{{.+}} : tensor<6x8xf32>, tensor<16x8xf32>)
+// CHECK: %[[B:.+]] = linalg.generic {{.*}} ins(%[[P]], %{{.+}} : tensor<6x16xf32>, tensor<16xf32>)
+// CHECK: tensor.expand_shape %[[B]] {{\[\[}}0, 1], [2]] output_shape [2, 3, 16]
+func.func @linear_transposed(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<2x3x16xf32> {
+  %0 = lctx.linear %x, %w, %b {transpose_weight} : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32>
+  return %0 : tensor<2x3x16xf32>
+}
+
+// -----
+
+// Grouped FFN (experts): batched matmuls; swiglu computes silu(g) * h.
+// CHECK-LABEL: func.func @ffn_grouped_swiglu
+// CHECK: linalg.batch_matmul
+// CHECK: linalg.batch_matmul
+// CHECK: linalg.generic
+// CHECK:   math.exp
+// CHECK: linalg.batch_matmul
+func.func @ffn_grouped_swiglu(%x: tensor<4x6x8xf32>, %w1: tensor<4x8x16xf32>, %w2: tensor<4x16x8xf32>,
+                              %wg: tensor<4x8x16xf32>) -> tensor<4x6x8xf32> {
+  %0 = lctx.ffn swiglu %x, %w1, %w2, %wg
+      : tensor<4x6x8xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>, tensor<4x8x16xf32>
+  return %0 : tensor<4x6x8xf32>
+}
+
+// -----
+
+// bf16 activations are computed in f32 and truncated once at the end.
+// CHECK-LABEL: func.func @gelu_bf16
+// CHECK: linalg.generic
+// CHECK:   arith.extf %{{.+}} : bf16 to f32
+// CHECK:   math.erf %{{.+}} : f32
+// CHECK:   arith.truncf %{{.+}} : f32 to bf16
+func.func @gelu_bf16(%x: tensor<3x8xbf16>, %w1: tensor<8x16xbf16>, %w2: tensor<16x8xbf16>) -> tensor<3x8xbf16> {
+  %0 = lctx.ffn gelu %x, %w1, %w2 : tensor<3x8xbf16>, tensor<8x16xbf16>, tensor<16x8xbf16>
+  return %0 : tensor<3x8xbf16>
+}
+
+// -----
+
+// Attention with GQA (4 query heads over 2 key/value heads): the key map
+// divides the head index; the softmax is max, exp, sum, divide.
+// CHECK-DAG: #[[KMAP:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
+// CHECK-LABEL: func.func @attention_gqa
+// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #[[KMAP]], #{{.+}}]
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+func.func @attention_gqa(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>) -> tensor<1x4x5x8xf32> {
+  %0 = lctx.attention %q, %k, %v : tensor<1x4x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
+  return %0 : tensor<1x4x5x8xf32>
+}
+
