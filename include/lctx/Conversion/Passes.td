@@ -25,6 +25,7 @@ def ConvertLCtxToLinalgPass : Pass<"convert-lctx-to-linalg"> {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

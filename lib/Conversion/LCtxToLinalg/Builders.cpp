@@ -183,10 +183,16 @@ Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
             nl, pos, batchedPos ? ValueRange{bIdx, t} : ValueRange{t});
         if (!p.getType().isInteger(64))
           p = nb.create<arith::ExtSIOp>(nl, nb.getI64Type(), p);
-        if (chunk)
+        if (chunk) {
+          // Floor modulo, so negative positions wrap like the chunk mask's
+          // floor division.
+          Value c = nb.create<arith::ConstantOp>(nl,
+                                                 nb.getI64IntegerAttr(*chunk));
           p = nb.create<arith::RemSIOp>(
-              nl, p,
-              nb.create<arith::ConstantOp>(nl, nb.getI64IntegerAttr(*chunk)));
+              nl, nb.create<arith::AddIOp>(nl, nb.create<arith::RemSIOp>(nl, p, c),
+                                           c),
+              c);
+        }
         Value pf = nb.create<arith::SIToFPOp>(nl, f64, p);
         // inv_freq = theta^(-2 * half / Dh), in f64 for long positions.
         Value halfF = nb.create<arith::SIToFPOp>(

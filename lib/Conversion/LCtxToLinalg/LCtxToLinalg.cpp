@@ -20,7 +20,9 @@ using namespace mlir::lctx;
 
 void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns) {
   lowering::populateCommonOpsPatterns(patterns);
+  lowering::populateMemoryOpsPatterns(patterns);
   lowering::populatePatchOpsPatterns(patterns);
+  lowering::populateRouteOpsPatterns(patterns);
 }
 
 namespace {

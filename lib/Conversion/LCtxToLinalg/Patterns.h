@@ -78,7 +78,9 @@ Value buildRope(OpBuilder &b, Location loc, Value x, Value pos, double theta,
 //===----------------------------------------------------------------------===//
 
 void populateCommonOpsPatterns(RewritePatternSet &patterns);
+void populateMemoryOpsPatterns(RewritePatternSet &patterns);
 void populatePatchOpsPatterns(RewritePatternSet &patterns);
+void populateRouteOpsPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::lctx::lowering
 

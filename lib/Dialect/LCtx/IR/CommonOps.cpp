@@ -118,7 +118,8 @@ std::optional<double> AttentionOp::getEffectiveScale() {
 
 namespace {
 /// A chunk at least as long as the keys is a single chunk: with implicit
-/// positions every key sits in [0, Tk), so drop `chunk_size`.
+/// positions and Tq <= Tk every query and key sits in [0, Tk), so drop
+/// `chunk_size`.
 struct DropTrivialChunk : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op,
@@ -128,9 +129,13 @@ struct DropTrivialChunk : OpRewritePattern<AttentionOp> {
       return rewriter.notifyMatchFailure(op, "no chunk_size");
     if (op.getQPositions())
       return rewriter.notifyMatchFailure(op, "explicit positions");
-    int64_t tk = dimOf(op.getKey(), 2);
+    int64_t tk = dimOf(op.getKey(), 2), tq = dimOf(op.getQuery(), 2);
     if (ShapedType::isDynamic(tk) || tk > static_cast<int64_t>(*chunk))
       return rewriter.notifyMatchFailure(op, "keys may span several chunks");
+    // With Tq > Tk (non-causal) the first queries sit at negative positions,
+    // in another chunk than every key.
+    if (ShapedType::isDynamic(tq) || tq > tk)
+      return rewriter.notifyMatchFailure(op, "queries before position 0");
     rewriter.modifyOpInPlace(op, [&] { op.removeChunkSizeAttr(); });
     return success();
   }

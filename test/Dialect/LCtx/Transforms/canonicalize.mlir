@@ -119,3 +119,15 @@ func.func @scatter_nothing(%x: tensor<1x7x4xf32>, %w: tensor<4xf32>) -> tensor<1
       : tensor<1x7x4xf32>, tensor<1x0x4xf32>, tensor<1x0xi64>, tensor<1x0xf32>
   return %y : tensor<1x7x4xf32>
 }
+
+// -----
+
+// Non-causal with Tq > Tk: the first query sits at position -1, in another
+// chunk than every key, so the chunk mask matters and chunk_size stays.
+// CHECK-LABEL: func.func @attention_queries_before_zero
+// CHECK: lctx.attention {{.*}}chunk_size = 16 : i64
+func.func @attention_queries_before_zero(%q: tensor<1x1x5x8xf32>, %k: tensor<1x1x4x8xf32>) -> tensor<1x1x5x8xf32> {
+  %o = lctx.attention %q, %k, %k {chunk_size = 16 : i64, causal = false}
+      : tensor<1x1x5x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x5x8xf32>
+}
