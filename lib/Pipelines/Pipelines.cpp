@@ -21,6 +21,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -63,6 +64,7 @@ struct PrepareEntryPointsPass
     }
   }
 };
+bool convertAllFunctions(func::FuncOp *) { return true; }
 } // namespace
 
 void lctx::buildCPUPipeline(OpPassManager &pm,
@@ -79,7 +81,15 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 
   // Tensors -> buffers; results become caller-provided out-params.
+  // Copies between buffers are linalg.copy, which becomes loops: strided
+  // memref.copy would need a runtime helper (memrefCopy) in the artifact.
+  auto linalgCopy = [](OpBuilder &b, Location loc, Value from,
+                       Value to) -> LogicalResult {
+    b.create<linalg::CopyOp>(loc, from, to);
+    return success();
+  };
   bufferization::OneShotBufferizationOptions bufferization;
+  bufferization.memCpyFn = linalgCopy;
   bufferization.bufferizeFunctionBoundaries = true;
   bufferization.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
@@ -87,7 +97,13 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
   bufferization::BufferResultsToOutParamsOpts outParams;
-  outParams.hoistStaticAllocs = true;
+  // The default filter is a function_ref to a temporary lambda; bind it to a
+  // function with static lifetime.
+  outParams.filterFn = convertAllFunctions;
+  outParams.memCpyFn = linalgCopy;
+  // hoistStaticAllocs stays off: in MLIR 19 it crashes when a returned
+  // buffer is not a plain memref.alloc (e2e MemoryAttention cases).
+  outParams.hoistStaticAllocs = false;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
@@ -102,6 +118,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertComplexToLLVMPass());
+  pm.addPass(arith::createArithExpandOpsPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

@@ -29,14 +29,14 @@ constexpr DtypeDesc kDtypes[] = {
     {LCTXRT_DTYPE_BF16, "BF16", 2}, {LCTXRT_DTYPE_F64, "F64", 8},
     {LCTXRT_DTYPE_I64, "I64", 8},   {LCTXRT_DTYPE_I32, "I32", 4},
     {LCTXRT_DTYPE_I8, "I8", 1},     {LCTXRT_DTYPE_U8, "U8", 1},
-    {LCTXRT_DTYPE_BOOL, "BOOL", 1},
+    {LCTXRT_DTYPE_BOOL, "BOOL", 1}, {LCTXRT_DTYPE_C64, "C64", 8},
 };
 constexpr size_t kNumDtypes = sizeof(kDtypes) / sizeof(kDtypes[0]);
 
 /// Safetensors dtypes (as of safetensors 0.6) that lctxrt does not handle.
 constexpr const char *kUnsupportedDtypes[] = {
-    "F4",  "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3", "F8_E8M0",
-    "I16", "U16",     "U32",     "U64",     "C64",
+    "F4",      "F6_E2M3", "F6_E3M2", "F8_E5M2", "F8_E4M3",
+    "F8_E8M0", "I16",     "U16",     "U32",     "U64",
 };
 
 const DtypeDesc *describe(lctxrt_dtype_t dtype) {

@@ -4,9 +4,11 @@
 |*                                                                          *|
 \*===----------------------------------------------------------------------===*/
 
-/* `lctxrt-c-api-test FILE` writes FILE with the C API, reads it back and
- * checks every field. Compiled as C99 with -pedantic to keep lctxrt.h a C
- * header. Exits non-zero on the first mismatch. */
+/* `lctxrt-c-api-test FILE [ARTIFACT]` writes FILE with the C API, reads it
+ * back and checks every field; with ARTIFACT (axpy.lctx of
+ * lctxrt-make-test-artifacts) it also runs entry point axpy. Compiled as C99
+ * with -pedantic to keep lctxrt.h a C header. Exits non-zero on the first
+ * mismatch. */
 
 #include "lctxrt/lctxrt.h"
 
@@ -34,6 +36,55 @@ static int report(lctxrt_status_t status) {
   return 1;
 }
 
+/* Runs axpy (out = 2x + y, F32 [2, 3]) of \p path through the C API. */
+static void checkArtifact(const char *path) {
+  lctxrt_artifact_t *artifact = NULL;
+  lctxrt_session_t *session = NULL;
+  lctxrt_entry_point_info_t entry;
+  lctxrt_tensor_view_t inputs[2], output;
+  const int64_t shape[2] = {2, 3};
+  float x[6], y[6], out[6];
+  int i;
+
+  if (report(lctxrt_artifact_open(path, &artifact))) {
+    ++failures;
+    return;
+  }
+  CHECK(lctxrt_artifact_num_entry_points(artifact) == 1);
+  CHECK(!report(lctxrt_artifact_find_entry_point(artifact, "axpy", &entry)));
+  CHECK(entry.num_args == 3 && entry.num_inputs == 2 && entry.num_outputs == 1);
+  CHECK(strcmp(entry.args[2].name, "out") == 0 &&
+        entry.args[2].role == LCTXRT_ARG_ROLE_OUTPUT &&
+        entry.args[2].byte_size == sizeof(out));
+  if (report(lctxrt_session_create(artifact, NULL, &session))) {
+    ++failures;
+    lctxrt_artifact_close(artifact);
+    return;
+  }
+  for (i = 0; i < 6; ++i) {
+    x[i] = (float)i;
+    y[i] = (float)(i * i);
+  }
+  inputs[0].name = "x";
+  inputs[1].name = "y";
+  inputs[0].data = x;
+  inputs[1].data = y;
+  for (i = 0; i < 2; ++i) {
+    inputs[i].dtype = LCTXRT_DTYPE_F32;
+    inputs[i].rank = 2;
+    inputs[i].shape = shape;
+    inputs[i].byte_size = sizeof(x);
+  }
+  output = inputs[0];
+  output.name = "out";
+  output.data = out;
+  CHECK(!report(lctxrt_session_run(session, "axpy", 2, inputs, 1, &output)));
+  for (i = 0; i < 6; ++i)
+    CHECK(out[i] == 2.0f * (float)i + (float)(i * i));
+  lctxrt_session_close(session);
+  lctxrt_artifact_close(artifact);
+}
+
 int main(int argc, char **argv) {
   const int64_t shape[2] = {2, 3};
   const int32_t values[6] = {1, -2, 3, -4, 5, -6};
@@ -46,8 +97,8 @@ int main(int argc, char **argv) {
   lctxrt_status_t status;
   float converted[2];
 
-  if (argc != 2) {
-    fprintf(stderr, "usage: lctxrt-c-api-test FILE\n");
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: lctxrt-c-api-test FILE [ARTIFACT]\n");
     return 2;
   }
   views[0].name = "ints";
@@ -95,6 +146,8 @@ int main(int argc, char **argv) {
   CHECK(strstr(lctxrt_status_message(status), "'missing'") != NULL);
   lctxrt_status_free(status);
   lctxrt_safetensors_close(file);
+  if (argc == 3)
+    checkArtifact(argv[2]);
 
   if (failures)
     fprintf(stderr, "%d check(s) failed\n", failures);

@@ -178,7 +178,7 @@ TEST(Dtype, SizesAndNames) {
       {LCTXRT_DTYPE_BF16, 2, "BF16"}, {LCTXRT_DTYPE_F64, 8, "F64"},
       {LCTXRT_DTYPE_I64, 8, "I64"},   {LCTXRT_DTYPE_I32, 4, "I32"},
       {LCTXRT_DTYPE_I8, 1, "I8"},     {LCTXRT_DTYPE_U8, 1, "U8"},
-      {LCTXRT_DTYPE_BOOL, 1, "BOOL"},
+      {LCTXRT_DTYPE_BOOL, 1, "BOOL"}, {LCTXRT_DTYPE_C64, 8, "C64"},
   };
   for (const Expected &e : table) {
     EXPECT_EQ(lctxrt_dtype_size(e.dtype), e.size) << e.name;
@@ -189,7 +189,7 @@ TEST(Dtype, SizesAndNames) {
     EXPECT_TRUE(status.ok()) << status.toString();
     EXPECT_EQ(parsed, e.dtype);
   }
-  const auto bogus = static_cast<lctxrt_dtype_t>(9);
+  const auto bogus = static_cast<lctxrt_dtype_t>(10);
   EXPECT_EQ(lctxrt_dtype_size(bogus), 0u);
   EXPECT_EQ(lctxrt_dtype_name(bogus), nullptr);
   EXPECT_EQ(lctxrt_dtype_size(LCTXRT_DTYPE_MAX_ENUM), 0u);

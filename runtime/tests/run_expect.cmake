@@ -4,8 +4,9 @@
 #
 #===------------------------------------------------------------------------===#
 #
-# cmake -DPROGRAM=... [-DARG1=...] [-DARG2=...] -DEXPECT_RC=N
-#       [-DEXPECT_STDOUT=a|b] [-DEXPECT_STDERR=c|d] -P run_expect.cmake
+# cmake -DPROGRAM=... [-DARG1=...] [-DARG2=...] [-DARGS=a|b|...]
+#       -DEXPECT_RC=N [-DEXPECT_STDOUT=a|b] [-DEXPECT_STDERR=c|d]
+#       -P run_expect.cmake
 # Fails unless PROGRAM exits with EXPECT_RC and its stdout/stderr contain
 # every '|'-separated literal substring.
 #
@@ -20,6 +21,10 @@ foreach(arg IN ITEMS "${ARG1}" "${ARG2}")
     list(APPEND args "${arg}")
   endif()
 endforeach()
+if(NOT "${ARGS}" STREQUAL "")
+  string(REPLACE "|" ";" more "${ARGS}")
+  list(APPEND args ${more})
+endif()
 
 execute_process(COMMAND "${PROGRAM}" ${args}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

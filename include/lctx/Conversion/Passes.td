@@ -23,6 +23,7 @@ def ConvertLCtxToLinalgPass : Pass<"convert-lctx-to-linalg"> {
     in place; the pass then fails, naming the first of them.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::complex::ComplexDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",

@@ -8,6 +8,7 @@
 
 #include "Patterns.h"
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "lctx/Dialect/LCtx/IR/LCtxOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::lctx {
@@ -19,6 +20,7 @@ using namespace mlir;
 using namespace mlir::lctx;
 
 void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns) {
+  lowering::populateCemaOpsPatterns(patterns);
   lowering::populateCommonOpsPatterns(patterns);
   lowering::populateMemoryOpsPatterns(patterns);
   lowering::populatePatchOpsPatterns(patterns);
@@ -36,6 +38,12 @@ struct ConvertLCtxToLinalgPass
       return signalPassFailure();
     // Every lctx op must be gone; name the first one that is not.
     WalkResult left = getOperation()->walk([](Operation *op) {
+      if (isa<MemoryAttentionOp, RouteMoeOp>(op)) {
+        op->emitError() << "convert-lctx-to-linalg: composite op '"
+                        << op->getName()
+                        << "' must be decomposed first (lctx-decompose)";
+        return WalkResult::interrupt();
+      }
       if (isa<LCtxDialect>(op->getDialect())) {
         op->emitError() << "convert-lctx-to-linalg: no CPU lowering yet for '"
                         << op->getName() << "'"

@@ -5,8 +5,11 @@
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// The C API of lctxrt, the runtime library of the lctx compiler. The header
-/// is C99 and C++ compatible and has no dependencies beyond the C library.
+/// The C API of lctxrt, the runtime library of the lctx compiler: dtypes,
+/// safetensors weight files, compiled artifacts (docs/artifact.md) and
+/// sessions that run their entry points on the CPU. The header is C99 and
+/// C++ compatible and has no dependencies beyond the C library. The byte
+/// layout of artifacts is defined in lctxrt/artifact_format.h (C++).
 ///
 /// Conventions shared by every function:
 ///  - Fallible functions return an lctxrt_status_t. NULL means success; any
@@ -99,6 +102,8 @@ typedef enum lctxrt_dtype_t {
   LCTXRT_DTYPE_U8 = 7,
   /// One byte per element, 0 or 1.
   LCTXRT_DTYPE_BOOL = 8,
+  /// complex<f32>: two F32 (real, imaginary); 8 bytes, 4-byte aligned.
+  LCTXRT_DTYPE_C64 = 9,
   /// Not a dtype; makes any int32 value well-defined for the enum type, so
   /// that functions can reject invalid values instead of invoking undefined
   /// behaviour in C++.
@@ -244,6 +249,236 @@ typedef struct lctxrt_metadata_entry_t {
 LCTXRT_API lctxrt_status_t lctxrt_safetensors_write(
     const char *path, size_t num_tensors, const lctxrt_tensor_view_t *tensors,
     size_t num_metadata, const lctxrt_metadata_entry_t *metadata);
+
+//===----------------------------------------------------------------------===//
+// Artifacts
+//===----------------------------------------------------------------------===//
+
+/// A compiled `.lctx` artifact (docs/artifact.md), fully validated on open:
+/// container, checksum, manifest, and the code of every entry point
+/// (loaded, every symbol resolved). Immutable after open: queries are
+/// thread-safe, and any number of sessions may share one artifact.
+typedef struct lctxrt_artifact lctxrt_artifact_t;
+
+/// The role of an entry point argument. The numeric values are part of the
+/// ABI.
+typedef enum lctxrt_arg_role_t {
+  /// Supplied by the caller on every run.
+  LCTXRT_ARG_ROLE_INPUT = 0,
+  /// Bound by name to a tensor of the weights file when a session is created.
+  LCTXRT_ARG_ROLE_WEIGHT = 1,
+  /// Written by the entry point.
+  LCTXRT_ARG_ROLE_OUTPUT = 2,
+  /// Reserved by format version 1 for runtime-owned recurrent state; this
+  /// runtime rejects artifacts that use them (UNSUPPORTED).
+  LCTXRT_ARG_ROLE_STATE_IN = 3,
+  LCTXRT_ARG_ROLE_STATE_OUT = 4,
+  /// Not a role; makes any int32 value well-defined for the enum type.
+  LCTXRT_ARG_ROLE_MAX_ENUM = 0x7fffffff
+} lctxrt_arg_role_t;
+
+/// Returns the manifest spelling of \p role ("input", "weight", "output",
+/// "state_in", "state_out"), or NULL for a value outside the enum.
+LCTXRT_API const char *lctxrt_arg_role_name(lctxrt_arg_role_t role);
+
+/// Describes one entry point argument or one manifest weight. Pointers are
+/// owned by the artifact.
+typedef struct lctxrt_arg_info_t {
+  const char *name;
+  lctxrt_arg_role_t role;
+  lctxrt_dtype_t dtype;
+  /// 0 (scalar) to LCTXRT_MAX_RANK.
+  size_t rank;
+  /// Static dimensions; entries at and after `rank` are 0.
+  int64_t shape[LCTXRT_MAX_RANK];
+  /// Product of the dimensions (1 for a scalar).
+  size_t num_elements;
+  /// num_elements * lctxrt_dtype_size(dtype).
+  size_t byte_size;
+} lctxrt_arg_info_t;
+
+/// Describes one entry point. Pointers are owned by the artifact.
+typedef struct lctxrt_entry_point_info_t {
+  const char *name;
+  /// The exported `void symbol(void **args)` function.
+  const char *symbol;
+  /// The name of the section holding the code.
+  const char *section;
+  /// Arguments in calling-convention order: args[i] is the i-th pointer of
+  /// the `void **` the entry point receives.
+  size_t num_args;
+  const lctxrt_arg_info_t *args;
+  /// How many of the arguments have each role.
+  size_t num_inputs;
+  size_t num_weights;
+  size_t num_outputs;
+} lctxrt_entry_point_info_t;
+
+/// Manifest and container facts of an artifact. Strings are "" when the
+/// manifest omits the optional key.
+typedef struct lctxrt_artifact_info_t {
+  /// The manifest "version" (equal to the container version, 1).
+  uint32_t version;
+  const char *producer;
+  const char *target_kind;
+  const char *target_triple;
+  const char *target_cpu;
+  const char *target_features;
+  /// The alignment, in bytes, of every buffer passed to an entry point
+  /// beyond that of its element type: the manifest's optional
+  /// "buffer_alignment" (a power of two, 1 to 4096), default 64.
+  size_t buffer_alignment;
+  size_t num_sections;
+  size_t num_entry_points;
+  size_t num_weights;
+} lctxrt_artifact_info_t;
+
+/// Describes one section of the container.
+typedef struct lctxrt_section_info_t {
+  /// The `kind` field and its name ("manifest", "cpu.so", "ptx", "cubin").
+  uint32_t kind;
+  const char *kind_name;
+  const char *name;
+  uint64_t offset;
+  uint64_t size;
+} lctxrt_section_info_t;
+
+/// Opens and validates the artifact at \p path and loads its CPU code; see
+/// docs/artifact.md and runtime/README.md for every rule. On success
+/// \p *out owns the artifact; release it with lctxrt_artifact_close().
+/// Errors: INVALID_ARGUMENT (NULL pointers), NOT_FOUND (no such file),
+/// IO_ERROR (cannot read, not a regular file), FORMAT_ERROR (malformed
+/// container, manifest or code; missing symbol), UNSUPPORTED (a version,
+/// target, dtype, role or section kind this runtime cannot run),
+/// OUT_OF_MEMORY. Messages start with \p path and name the field.
+LCTXRT_API lctxrt_status_t lctxrt_artifact_open(const char *path,
+                                                lctxrt_artifact_t **out);
+
+/// Unloads and releases \p artifact. NULL is a no-op. Every session created
+/// from it must be closed first.
+LCTXRT_API void lctxrt_artifact_close(lctxrt_artifact_t *artifact);
+
+/// Returns the path \p artifact was opened with.
+LCTXRT_API const char *lctxrt_artifact_path(const lctxrt_artifact_t *artifact);
+
+/// Returns the manifest JSON text, NUL-terminated.
+LCTXRT_API const char *
+lctxrt_artifact_manifest_json(const lctxrt_artifact_t *artifact);
+
+/// Describes \p artifact into \p out_info.
+/// Errors: INVALID_ARGUMENT (NULL pointer).
+LCTXRT_API lctxrt_status_t lctxrt_artifact_info(
+    const lctxrt_artifact_t *artifact, lctxrt_artifact_info_t *out_info);
+
+/// Returns the number of sections (0 for NULL).
+LCTXRT_API size_t
+lctxrt_artifact_num_sections(const lctxrt_artifact_t *artifact);
+
+/// Describes section \p index (section table order) into \p out_info.
+/// Errors: INVALID_ARGUMENT (NULL pointer, index out of range).
+LCTXRT_API lctxrt_status_t
+lctxrt_artifact_section_info(const lctxrt_artifact_t *artifact, size_t index,
+                             lctxrt_section_info_t *out_info);
+
+/// Returns the number of entry points (0 for NULL).
+LCTXRT_API size_t
+lctxrt_artifact_num_entry_points(const lctxrt_artifact_t *artifact);
+
+/// Describes entry point \p index (manifest order) into \p out_info.
+/// Errors: INVALID_ARGUMENT (NULL pointer, index out of range).
+LCTXRT_API lctxrt_status_t lctxrt_artifact_entry_point_info(
+    const lctxrt_artifact_t *artifact, size_t index,
+    lctxrt_entry_point_info_t *out_info);
+
+/// Describes the entry point named \p name into \p out_info.
+/// Errors: INVALID_ARGUMENT (NULL pointer), NOT_FOUND.
+LCTXRT_API lctxrt_status_t lctxrt_artifact_find_entry_point(
+    const lctxrt_artifact_t *artifact, const char *name,
+    lctxrt_entry_point_info_t *out_info);
+
+/// Returns the number of entries of the manifest's "weights" (0 for NULL).
+LCTXRT_API size_t
+lctxrt_artifact_num_weights(const lctxrt_artifact_t *artifact);
+
+/// Describes manifest weight \p index into \p out_info (role WEIGHT).
+/// Errors: INVALID_ARGUMENT (NULL pointer, index out of range).
+LCTXRT_API lctxrt_status_t
+lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact, size_t index,
+                            lctxrt_arg_info_t *out_info);
+
+//===----------------------------------------------------------------------===//
+// Sessions
+//===----------------------------------------------------------------------===//
+
+/// An executor of an artifact's entry points with its weights bound. A
+/// session is not thread-safe: calls on one session must not overlap.
+/// Distinct sessions (also over the same artifact and weights) may run
+/// concurrently.
+typedef struct lctxrt_session lctxrt_session_t;
+
+/// Counters of a session, for diagnostics.
+typedef struct lctxrt_session_stats_t {
+  /// Weights bound in place from the weights file's mapping.
+  size_t weights_zero_copy;
+  /// Weights copied into aligned buffers because their data is not aligned
+  /// as lctxrt_artifact_info_t::buffer_alignment requires.
+  size_t weights_copied;
+  size_t weight_bytes_copied;
+  /// Successful lctxrt_session_run() calls.
+  size_t runs;
+  /// Bytes of caller inputs and outputs copied through aligned buffers
+  /// because the caller's buffers were misaligned, over all runs.
+  size_t input_bytes_copied;
+  size_t output_bytes_copied;
+} lctxrt_session_stats_t;
+
+/// Creates a session running \p artifact with the weights of \p weights,
+/// which may be NULL when the manifest lists no weights. Every manifest
+/// weight must exist in \p weights with the same dtype and shape (other
+/// tensors are ignored). Weights are used in place from the read-only
+/// mapping when suitably aligned, and copied otherwise. \p artifact and
+/// \p weights are borrowed and must stay open until the session is closed.
+/// Errors: INVALID_ARGUMENT (NULL pointers, no weights file but weights
+/// needed, dtype or shape mismatch), NOT_FOUND (a weight missing from the
+/// file), OUT_OF_MEMORY. Messages name the tensor, expected and actual.
+LCTXRT_API lctxrt_status_t lctxrt_session_create(
+    const lctxrt_artifact_t *artifact, const lctxrt_safetensors_t *weights,
+    lctxrt_session_t **out);
+
+/// Releases \p session and every buffer it allocated. NULL is a no-op.
+LCTXRT_API void lctxrt_session_close(lctxrt_session_t *session);
+
+/// Runs the entry point \p entry.
+///
+/// \p inputs name every input argument exactly once (any order); dtype,
+/// rank, shape and byte_size must match the manifest. Input data is only
+/// read.
+///
+/// \p outputs name any subset of the output arguments (outputs not named
+/// are computed into runtime buffers and discarded). For each one:
+///  - data != NULL: the caller's buffer (the const qualifier of the view is
+///    cast away and the buffer written); dtype, rank, shape and byte_size
+///    must match the manifest, and it must not overlap any other input or
+///    output buffer;
+///  - data == NULL: the runtime fills dtype, rank, shape, byte_size and
+///    data; the data stays valid until the next lctxrt_session_run() on
+///    this session or lctxrt_session_close(), and `shape` until the artifact
+///    is closed.
+/// Buffers that are not aligned as the artifact requires are copied
+/// through aligned runtime buffers. On failure no entry point was called
+/// and outputs are unchanged.
+/// Errors: INVALID_ARGUMENT (NULL pointers, unknown, duplicate or missing
+/// arguments, mismatched dtype/shape/size, overlapping outputs), NOT_FOUND
+/// (no entry point \p entry), OUT_OF_MEMORY.
+LCTXRT_API lctxrt_status_t
+lctxrt_session_run(lctxrt_session_t *session, const char *entry,
+                   size_t num_inputs, const lctxrt_tensor_view_t *inputs,
+                   size_t num_outputs, lctxrt_tensor_view_t *outputs);
+
+/// Fills \p out_stats with the counters of \p session.
+/// Errors: INVALID_ARGUMENT (NULL pointer).
+LCTXRT_API lctxrt_status_t lctxrt_session_stats(
+    const lctxrt_session_t *session, lctxrt_session_stats_t *out_stats);
 
 #ifdef __cplusplus
 } // extern "C"

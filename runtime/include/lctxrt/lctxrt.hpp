@@ -211,6 +211,145 @@ inline Status writeSafetensors(
                                          entries.data()));
 }
 
+/// Description of an entry point argument or manifest weight.
+using ArgInfo = lctxrt_arg_info_t;
+/// Description of an entry point; see lctxrt_entry_point_info_t.
+using EntryPointInfo = lctxrt_entry_point_info_t;
+
+/// Owns an open, validated, loaded artifact.
+class Artifact {
+public:
+  /// Opens, validates and loads \p path.
+  static Expected<Artifact> open(const std::string &path) {
+    lctxrt_artifact_t *artifact = nullptr;
+    Status status(lctxrt_artifact_open(path.c_str(), &artifact));
+    if (!status.ok())
+      return status;
+    return Artifact(artifact);
+  }
+
+  Artifact(Artifact &&other) noexcept
+      : artifact(std::exchange(other.artifact, nullptr)) {}
+  Artifact &operator=(Artifact &&other) noexcept {
+    if (this != &other) {
+      lctxrt_artifact_close(artifact);
+      artifact = std::exchange(other.artifact, nullptr);
+    }
+    return *this;
+  }
+  Artifact(const Artifact &) = delete;
+  Artifact &operator=(const Artifact &) = delete;
+  ~Artifact() { lctxrt_artifact_close(artifact); }
+
+  /// Returns the underlying handle, still owned by this object.
+  lctxrt_artifact_t *get() const { return artifact; }
+  const char *path() const { return lctxrt_artifact_path(artifact); }
+  /// Returns the manifest JSON text.
+  const char *manifestJson() const {
+    return lctxrt_artifact_manifest_json(artifact);
+  }
+  /// Returns manifest and container facts.
+  lctxrt_artifact_info_t info() const {
+    lctxrt_artifact_info_t result;
+    Status(lctxrt_artifact_info(artifact, &result));
+    return result;
+  }
+  size_t numSections() const { return lctxrt_artifact_num_sections(artifact); }
+  Expected<lctxrt_section_info_t> section(size_t index) const {
+    lctxrt_section_info_t result;
+    Status status(lctxrt_artifact_section_info(artifact, index, &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
+  size_t numEntryPoints() const {
+    return lctxrt_artifact_num_entry_points(artifact);
+  }
+  /// Describes entry point \p index (manifest order).
+  Expected<EntryPointInfo> entryPoint(size_t index) const {
+    EntryPointInfo result;
+    Status status(lctxrt_artifact_entry_point_info(artifact, index, &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
+  /// Describes the entry point named \p name (NOT_FOUND if absent).
+  Expected<EntryPointInfo> findEntryPoint(const std::string &name) const {
+    EntryPointInfo result;
+    Status status(
+        lctxrt_artifact_find_entry_point(artifact, name.c_str(), &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
+  size_t numWeights() const { return lctxrt_artifact_num_weights(artifact); }
+  /// Describes manifest weight \p index.
+  Expected<ArgInfo> weight(size_t index) const {
+    ArgInfo result;
+    Status status(lctxrt_artifact_weight_info(artifact, index, &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
+
+private:
+  explicit Artifact(lctxrt_artifact_t *handle) : artifact(handle) {}
+  lctxrt_artifact_t *artifact = nullptr;
+};
+
+/// Owns a session: an artifact's entry points with its weights bound. The
+/// artifact and weights file must outlive the session.
+class Session {
+public:
+  /// Creates a session; \p weights may be null when no weights are needed.
+  static Expected<Session> create(const Artifact &artifact,
+                                  const SafetensorsFile *weights = nullptr) {
+    lctxrt_session_t *session = nullptr;
+    Status status(lctxrt_session_create(
+        artifact.get(), weights ? weights->get() : nullptr, &session));
+    if (!status.ok())
+      return status;
+    return Session(session);
+  }
+
+  Session(Session &&other) noexcept
+      : session(std::exchange(other.session, nullptr)) {}
+  Session &operator=(Session &&other) noexcept {
+    if (this != &other) {
+      lctxrt_session_close(session);
+      session = std::exchange(other.session, nullptr);
+    }
+    return *this;
+  }
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+  ~Session() { lctxrt_session_close(session); }
+
+  /// Returns the underlying handle, still owned by this object.
+  lctxrt_session_t *get() const { return session; }
+
+  /// Runs \p entry; see lctxrt_session_run(). Views in \p outputs with NULL
+  /// data are filled with runtime buffers.
+  Status run(const std::string &entry,
+             const std::vector<lctxrt_tensor_view_t> &inputs,
+             std::vector<lctxrt_tensor_view_t> &outputs) {
+    return Status(lctxrt_session_run(session, entry.c_str(), inputs.size(),
+                                     inputs.data(), outputs.size(),
+                                     outputs.data()));
+  }
+
+  /// Returns the session's counters.
+  lctxrt_session_stats_t stats() const {
+    lctxrt_session_stats_t result;
+    Status(lctxrt_session_stats(session, &result));
+    return result;
+  }
+
+private:
+  explicit Session(lctxrt_session_t *handle) : session(handle) {}
+  lctxrt_session_t *session = nullptr;
+};
+
 } // namespace lctxrt
 
 #endif // LCTXRT_LCTXRT_HPP

@@ -1,0 +1,424 @@
+//===- manifest.cc - Artifact manifest parser -------------------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+///
+/// \file
+/// Validates an artifact manifest (docs/artifact.md, "Manifest") with the
+/// strict JSON parser. Unknown keys are ignored, as the format requires;
+/// everything the runtime uses is checked before it is used.
+///
+//===----------------------------------------------------------------------===//
+
+#include "manifest.h"
+
+#include "dtype.h"
+#include "json.h"
+#include "status.h"
+
+#include <utility>
+
+namespace json = lctxrt::json;
+using lctxrt::ArgSpec;
+using lctxrt::EntryPointSpec;
+using lctxrt::Manifest;
+using lctxrt::shapeString;
+using lctxrt::TensorType;
+using lctxrt::typeString;
+
+namespace {
+
+/// Limits on the manifest JSON.
+constexpr unsigned kMaxManifestDepth = 64;
+constexpr size_t kMaxManifestValues = size_t(1) << 24;
+constexpr int64_t kMaxBufferAlignment = 4096;
+
+#if defined(__x86_64__)
+constexpr const char *kHostArchs[] = {"x86_64", "amd64"};
+#elif defined(__aarch64__)
+constexpr const char *kHostArchs[] = {"aarch64", "arm64"};
+#else
+constexpr const char *kHostArchs[] = {"unknown"};
+#endif
+
+/// Describes a JSON value of the wrong type.
+std::string describe(const json::Value &value) {
+  switch (value.kind()) {
+  case json::Value::Kind::Int:
+    return std::to_string(value.getInt());
+  case json::Value::Kind::Double:
+    return "a non-integer or out-of-range number";
+  case json::Value::Kind::String:
+    return json::quote(value.getString());
+  case json::Value::Kind::Array:
+    return "an array";
+  case json::Value::Kind::Object:
+    return "an object";
+  default:
+    return std::string("a ") + json::Value::kindName(value.kind());
+  }
+}
+
+/// Validates one manifest; `where` arguments prefix messages ("entry 'x': ").
+class ManifestParser {
+public:
+  ManifestParser(const std::string &path, Manifest &out)
+      : path(path), out(out) {}
+
+  lctxrt_status_t parse(std::string_view text);
+
+private:
+  lctxrt_status_t error(lctxrt_status_code_t code,
+                        const std::string &message) const {
+    return lctxrt::makeStatus(code, path + ": manifest: " + message);
+  }
+  lctxrt_status_t formatError(const std::string &message) const {
+    return error(LCTXRT_FORMAT_ERROR, message);
+  }
+
+  /// Finds \p key of object \p object; null (and an error) if missing.
+  const json::Value *require(const json::Value &object, const char *key,
+                             const std::string &where,
+                             lctxrt_status_t &status) const {
+    const json::Value *value = object.find(key);
+    if (!value)
+      status = formatError(where + "missing key '" + key + "'");
+    return value;
+  }
+  /// Reads string \p key of \p object into \p result. A missing optional key
+  /// leaves \p result unchanged.
+  lctxrt_status_t getString(const json::Value &object, const char *key,
+                            const std::string &where, bool required,
+                            bool nonEmpty, std::string &result) const;
+  lctxrt_status_t parseTarget(const json::Value &root);
+  lctxrt_status_t parseType(const json::Value &object, const std::string &where,
+                            TensorType &type) const;
+  lctxrt_status_t parseWeights(const json::Value &root);
+  lctxrt_status_t parseEntry(const json::Value &value, size_t index);
+  lctxrt_status_t parseArg(const json::Value &value, const std::string &where,
+                           ArgSpec &arg) const;
+
+  const std::string &path;
+  Manifest &out;
+};
+
+lctxrt_status_t ManifestParser::getString(const json::Value &object,
+                                          const char *key,
+                                          const std::string &where,
+                                          bool required, bool nonEmpty,
+                                          std::string &result) const {
+  const json::Value *value = object.find(key);
+  if (!value)
+    return required ? formatError(where + "missing key '" + key + "'")
+                    : nullptr;
+  if (!value->isString())
+    return formatError(where + "'" + key + "' is " + describe(*value) +
+                       ", expected a string");
+  const std::string &text = value->getString();
+  if (nonEmpty && text.empty())
+    return formatError(where + "'" + key + "' is empty");
+  if (text.find('\0') != std::string::npos)
+    return formatError(where + "'" + key + "' contains a NUL character");
+  result = text;
+  return nullptr;
+}
+
+lctxrt_status_t ManifestParser::parse(std::string_view text) {
+  json::Value root;
+  json::ParseError parseError;
+  json::ParseOptions options;
+  options.maxDepth = kMaxManifestDepth;
+  options.maxValues = kMaxManifestValues;
+  if (!json::parse(text, root, parseError, options))
+    return formatError("invalid JSON at manifest byte " +
+                       std::to_string(parseError.offset) + ": " +
+                       parseError.message);
+  if (!root.isObject())
+    return formatError("the manifest is " + describe(root) +
+                       ", expected a JSON object");
+
+  std::string format;
+  if (lctxrt_status_t status =
+          getString(root, "format", "", true, false, format))
+    return status;
+  if (format != "lctx-artifact")
+    return formatError("'format' is " + json::quote(format) +
+                       ", expected \"lctx-artifact\"");
+  lctxrt_status_t status = nullptr;
+  const json::Value *version = require(root, "version", "", status);
+  if (!version)
+    return status;
+  if (!version->isInt())
+    return formatError("'version' is " + describe(*version) +
+                       ", expected an integer");
+  if (version->getInt() != 1)
+    return error(LCTXRT_UNSUPPORTED,
+                 "version " + std::to_string(version->getInt()) +
+                     " is not supported (this runtime reads version 1)");
+  out.version = 1;
+  if ((status = getString(root, "producer", "", false, false, out.producer)))
+    return status;
+  if ((status = parseTarget(root)))
+    return status;
+
+  if (const json::Value *alignment = root.find("buffer_alignment")) {
+    if (!alignment->isInt() || alignment->getInt() < 1 ||
+        alignment->getInt() > kMaxBufferAlignment ||
+        (alignment->getInt() & (alignment->getInt() - 1)) != 0)
+      return formatError("'buffer_alignment' is " + describe(*alignment) +
+                         ", expected a power of two from 1 to 4096");
+    out.bufferAlignment = static_cast<size_t>(alignment->getInt());
+  }
+
+  // Weights first: entry points refer to them.
+  if ((status = parseWeights(root)))
+    return status;
+  const json::Value *entries = require(root, "entry_points", "", status);
+  if (!entries)
+    return status;
+  if (!entries->isArray())
+    return formatError("'entry_points' is " + describe(*entries) +
+                       ", expected an array");
+  if (entries->getArray().empty())
+    return formatError("'entry_points' is empty");
+  for (size_t i = 0; i < entries->getArray().size(); ++i)
+    if ((status = parseEntry(entries->getArray()[i], i)))
+      return status;
+  return nullptr;
+}
+
+lctxrt_status_t ManifestParser::parseTarget(const json::Value &root) {
+  lctxrt_status_t status = nullptr;
+  const json::Value *target = require(root, "target", "", status);
+  if (!target)
+    return status;
+  if (!target->isObject())
+    return formatError("'target' is " + describe(*target) +
+                       ", expected an object");
+  const std::string where = "target: ";
+  if ((status =
+           getString(*target, "kind", where, true, true, out.targetKind)) ||
+      (status =
+           getString(*target, "triple", where, true, true, out.targetTriple)) ||
+      (status =
+           getString(*target, "cpu", where, false, false, out.targetCpu)) ||
+      (status = getString(*target, "features", where, false, false,
+                          out.targetFeatures)))
+    return status;
+  if (out.targetKind != "cpu")
+    return error(LCTXRT_UNSUPPORTED, "target kind " +
+                                         json::quote(out.targetKind) +
+                                         " is not supported (only \"cpu\")");
+  std::string arch = out.targetTriple.substr(0, out.targetTriple.find('-'));
+  for (const char *host : kHostArchs)
+    if (arch == host)
+      return nullptr;
+  return error(LCTXRT_UNSUPPORTED,
+               "target triple " + json::quote(out.targetTriple) +
+                   " does not run on this host (" + kHostArchs[0] + ")");
+}
+
+lctxrt_status_t ManifestParser::parseType(const json::Value &object,
+                                          const std::string &where,
+                                          TensorType &type) const {
+  std::string dtypeName;
+  if (lctxrt_status_t status =
+          getString(object, "dtype", where, true, false, dtypeName))
+    return status;
+  switch (lctxrt::lookupDtype(dtypeName, type.dtype)) {
+  case lctxrt::DtypeLookup::Supported:
+    break;
+  case lctxrt::DtypeLookup::Unsupported:
+    return error(LCTXRT_UNSUPPORTED, where + "dtype " + json::quote(dtypeName) +
+                                         " is not supported by lctxrt");
+  case lctxrt::DtypeLookup::Unknown:
+    return formatError(where + "unknown dtype " + json::quote(dtypeName));
+  }
+
+  lctxrt_status_t status = nullptr;
+  const json::Value *shape = require(object, "shape", where, status);
+  if (!shape)
+    return status;
+  if (!shape->isArray())
+    return formatError(where + "'shape' is " + describe(*shape) +
+                       ", expected an array of non-negative integers");
+  const json::Array &dims = shape->getArray();
+  if (dims.size() > LCTXRT_MAX_RANK)
+    return error(LCTXRT_UNSUPPORTED, where + "rank " +
+                                         std::to_string(dims.size()) +
+                                         " exceeds the maximum rank " +
+                                         std::to_string(LCTXRT_MAX_RANK));
+  type.shape.clear();
+  bool hasZero = false;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (!dims[i].isInt() || dims[i].getInt() < 0)
+      return formatError(where + "shape[" + std::to_string(i) + "] is " +
+                         describe(dims[i]) +
+                         ", expected a non-negative integer");
+    type.shape.push_back(dims[i].getInt());
+    hasZero |= dims[i].getInt() == 0;
+  }
+  uint64_t elements = hasZero ? 0 : 1;
+  const uint64_t elementSize = lctxrt_dtype_size(type.dtype);
+  for (size_t i = 0; !hasZero && i < type.shape.size(); ++i) {
+    auto dim = static_cast<uint64_t>(type.shape[i]);
+    if (elements > UINT64_MAX / dim)
+      return formatError(where + "shape " + shapeString(type.shape) +
+                         " has more than 2^64 elements");
+    elements *= dim;
+  }
+  if (elements > SIZE_MAX / elementSize)
+    return formatError(where + "shape " + shapeString(type.shape) + " of " +
+                       dtypeName + " needs more than " +
+                       std::to_string(SIZE_MAX) + " bytes");
+  type.numElements = static_cast<size_t>(elements);
+  type.byteSize = type.numElements * static_cast<size_t>(elementSize);
+  return nullptr;
+}
+
+lctxrt_status_t ManifestParser::parseWeights(const json::Value &root) {
+  lctxrt_status_t status = nullptr;
+  const json::Value *weights = require(root, "weights", "", status);
+  if (!weights)
+    return status;
+  if (!weights->isArray())
+    return formatError("'weights' is " + describe(*weights) +
+                       ", expected an array");
+  for (size_t i = 0; i < weights->getArray().size(); ++i) {
+    const json::Value &value = weights->getArray()[i];
+    std::string where = "weights[" + std::to_string(i) + "]: ";
+    if (!value.isObject())
+      return formatError(where + "is " + describe(value) +
+                         ", expected an object");
+    ArgSpec weight;
+    weight.role = LCTXRT_ARG_ROLE_WEIGHT;
+    if ((status = getString(value, "name", where, true, true, weight.name)))
+      return status;
+    where = "weight '" + weight.name + "': ";
+    if ((status = parseType(value, where, weight.type)))
+      return status;
+    if (!out.weightIndex.emplace(weight.name, out.weights.size()).second)
+      return formatError(where + "listed twice in 'weights'");
+    out.weights.push_back(std::move(weight));
+  }
+  return nullptr;
+}
+
+lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
+                                           size_t index) {
+  std::string where = "entry_points[" + std::to_string(index) + "]: ";
+  if (!value.isObject())
+    return formatError(where + "is " + describe(value) +
+                       ", expected an object");
+  EntryPointSpec entry;
+  lctxrt_status_t status = nullptr;
+  if ((status = getString(value, "name", where, true, true, entry.name)))
+    return status;
+  where = "entry '" + entry.name + "': ";
+  if (out.entryIndex.count(entry.name))
+    return formatError(where + "duplicate entry point name");
+  if ((status = getString(value, "symbol", where, true, true, entry.symbol)) ||
+      (status = getString(value, "section", where, true, true, entry.section)))
+    return status;
+  const json::Value *args = require(value, "args", where, status);
+  if (!args)
+    return status;
+  if (!args->isArray())
+    return formatError(where + "'args' is " + describe(*args) +
+                       ", expected an array");
+  for (size_t i = 0; i < args->getArray().size(); ++i) {
+    ArgSpec arg;
+    std::string argWhere = where + "args[" + std::to_string(i) + "]: ";
+    if ((status = parseArg(args->getArray()[i], argWhere, arg)))
+      return status;
+    argWhere = where + "arg '" + arg.name + "': ";
+    if (!entry.argIndex.emplace(arg.name, entry.args.size()).second)
+      return formatError(argWhere + "duplicate argument name");
+    switch (arg.role) {
+    case LCTXRT_ARG_ROLE_INPUT:
+    case LCTXRT_ARG_ROLE_WEIGHT:
+      if (entry.numOutputs > 0)
+        return formatError(argWhere + "follows an output; inputs and "
+                                      "weights must precede outputs");
+      (arg.role == LCTXRT_ARG_ROLE_INPUT ? entry.numInputs
+                                         : entry.numWeights)++;
+      break;
+    case LCTXRT_ARG_ROLE_OUTPUT:
+      ++entry.numOutputs;
+      break;
+    default:
+      return formatError(argWhere + "unexpected role"); // Rejected earlier.
+    }
+    if (arg.role == LCTXRT_ARG_ROLE_WEIGHT) {
+      auto it = out.weightIndex.find(arg.name);
+      if (it == out.weightIndex.end())
+        return formatError(argWhere + "weight argument not listed in "
+                                      "'weights'");
+      const TensorType &listed = out.weights[it->second].type;
+      if (listed != arg.type)
+        return formatError(argWhere + "weight argument of type " +
+                           typeString(arg.type) + " but 'weights' lists " +
+                           typeString(listed));
+    }
+    entry.args.push_back(std::move(arg));
+  }
+  out.entryIndex.emplace(entry.name, out.entryPoints.size());
+  out.entryPoints.push_back(std::move(entry));
+  return nullptr;
+}
+
+lctxrt_status_t ManifestParser::parseArg(const json::Value &value,
+                                         const std::string &where,
+                                         ArgSpec &arg) const {
+  if (!value.isObject())
+    return formatError(where + "is " + describe(value) +
+                       ", expected an object");
+  lctxrt_status_t status = nullptr;
+  if ((status = getString(value, "name", where, true, true, arg.name)))
+    return status;
+  // Keep the entry prefix, replace "args[i]: " by the argument name.
+  std::string argWhere =
+      where.substr(0, where.rfind("args[")) + "arg '" + arg.name + "': ";
+  std::string role;
+  if ((status = getString(value, "role", argWhere, true, false, role)))
+    return status;
+  if (role == "input") {
+    arg.role = LCTXRT_ARG_ROLE_INPUT;
+  } else if (role == "weight") {
+    arg.role = LCTXRT_ARG_ROLE_WEIGHT;
+  } else if (role == "output") {
+    arg.role = LCTXRT_ARG_ROLE_OUTPUT;
+  } else if (role == "state_in" || role == "state_out") {
+    return error(LCTXRT_UNSUPPORTED,
+                 argWhere + "role " + json::quote(role) +
+                     " (runtime-owned state) is not supported yet");
+  } else {
+    return formatError(argWhere + "unknown role " + json::quote(role) +
+                       " (expected \"input\", \"weight\" or \"output\")");
+  }
+  return parseType(value, argWhere, arg.type);
+}
+
+} // namespace
+
+lctxrt_status_t lctxrt::parseManifest(const std::string &path,
+                                      std::string_view text, Manifest &out) {
+  return ManifestParser(path, out).parse(text);
+}
+
+std::string lctxrt::shapeString(const std::vector<int64_t> &shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+std::string lctxrt::typeString(const TensorType &type) {
+  const char *name = lctxrt_dtype_name(type.dtype);
+  return std::string(name ? name : "?") + " " + shapeString(type.shape);
+}
+
+size_t lctxrt::elementAlignment(lctxrt_dtype_t dtype) {
+  return dtype == LCTXRT_DTYPE_C64 ? 4 : lctxrt_dtype_size(dtype);
+}

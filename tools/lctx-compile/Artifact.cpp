@@ -1,0 +1,179 @@
+//===- Artifact.cpp - Native code and artifact emission -------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "Artifact.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+#include <cstdlib>
+
+using namespace llvm;
+
+std::unique_ptr<TargetMachine>
+lctxc::createHostTargetMachine(const std::string &cpu, ManifestTarget &target,
+                              std::string &error) {
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+  std::string triple = sys::getDefaultTargetTriple();
+  const Target *t = TargetRegistry::lookupTarget(triple, error);
+  if (!t)
+    return nullptr;
+  SubtargetFeatures features;
+  if (cpu.empty()) {
+    target.cpu = sys::getHostCPUName().str();
+    for (const auto &f : sys::getHostCPUFeatures())
+      features.AddFeature(f.getKey(), f.getValue());
+  } else {
+    target.cpu = cpu;
+  }
+  target.triple = triple;
+  target.features = features.getString();
+  TargetOptions options;
+  std::unique_ptr<TargetMachine> tm(t->createTargetMachine(
+      triple, target.cpu, target.features, options, Reloc::PIC_,
+      std::nullopt, CodeGenOptLevel::Aggressive));
+  if (!tm)
+    error = "cannot create a target machine for " + triple + " / " +
+            target.cpu;
+  return tm;
+}
+
+bool lctxc::addPackedEntryPoints(Module &module,
+                                const std::vector<ManifestEntry> &entries,
+                                std::string &error) {
+  LLVMContext &ctx = module.getContext();
+  PointerType *ptr = PointerType::get(ctx, 0);
+  for (const ManifestEntry &e : entries) {
+    Function *ciface = module.getFunction("_mlir_ciface_" + e.name);
+    if (!ciface) {
+      error = "no C interface was generated for entry point '" + e.name + "'";
+      return false;
+    }
+    if (ciface->arg_size() != e.args.size()) {
+      error = "entry point '" + e.name + "' lowered to " +
+              std::to_string(ciface->arg_size()) +
+              " descriptor arguments but the manifest lists " +
+              std::to_string(e.args.size());
+      return false;
+    }
+    auto *type = FunctionType::get(Type::getVoidTy(ctx), {ptr}, false);
+    Function *packed = Function::Create(type, GlobalValue::ExternalLinkage,
+                                        "lctx_entry_" + e.name, module);
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", packed));
+    SmallVector<Value *> args;
+    for (unsigned i = 0; i < ciface->arg_size(); ++i)
+      args.push_back(b.CreateLoad(
+          ptr, b.CreateConstGEP1_64(ptr, packed->getArg(0), i)));
+    b.CreateCall(ciface, args);
+    b.CreateRetVoid();
+  }
+  return true;
+}
+
+void lctxc::optimizeModule(Module &module, TargetMachine &tm) {
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+  mpm.run(module, mam);
+}
+
+bool lctxc::emitCode(Module &module, TargetMachine &tm, bool assembly,
+                    std::string &out, std::string &error) {
+  module.setDataLayout(tm.createDataLayout());
+  module.setTargetTriple(tm.getTargetTriple().str());
+  SmallString<0> buffer;
+  raw_svector_ostream os(buffer);
+  legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             assembly ? CodeGenFileType::AssemblyFile
+                                      : CodeGenFileType::ObjectFile)) {
+    error = "the target cannot emit this file type";
+    return false;
+  }
+  pm.run(module);
+  out.assign(buffer.begin(), buffer.end());
+  return true;
+}
+
+bool lctxc::linkSharedObject(const std::string &object,
+                            std::string &sharedObject, std::string &error) {
+  std::string clang;
+  if (const char *env = std::getenv("LCTX_CLANG"))
+    clang = env;
+  for (const char *name : {"clang-19", "clang"}) {
+    if (!clang.empty())
+      break;
+    if (auto found = sys::findProgramByName(name))
+      clang = *found;
+  }
+  if (clang.empty()) {
+    error = "cannot find clang-19 (or clang, or $LCTX_CLANG) to link the "
+            "shared object";
+    return false;
+  }
+  SmallString<128> objPath, soPath;
+  if (auto ec = sys::fs::createTemporaryFile("lctx", "o", objPath)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  if (auto ec = sys::fs::createTemporaryFile("lctx", "so", soPath)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  auto cleanup = [&] {
+    sys::fs::remove(objPath);
+    sys::fs::remove(soPath);
+  };
+  {
+    std::error_code ec;
+    raw_fd_ostream os(objPath, ec);
+    if (ec) {
+      error = "cannot write " + objPath.str().str() + ": " + ec.message();
+      cleanup();
+      return false;
+    }
+    os << object;
+  }
+  SmallVector<StringRef> args = {clang, "-shared", "-o", soPath, objPath,
+                                 "-lm"};
+  std::string message;
+  int rc = sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &message);
+  if (rc != 0) {
+    error = "linking the shared object with " + clang + " failed (exit " +
+            std::to_string(rc) + ")" + (message.empty() ? "" : ": " + message);
+    cleanup();
+    return false;
+  }
+  auto buffer = MemoryBuffer::getFile(soPath, /*IsText=*/false);
+  if (!buffer) {
+    error = "cannot read the linked shared object: " +
+            buffer.getError().message();
+    cleanup();
+    return false;
+  }
+  sharedObject = (*buffer)->getBuffer().str();
+  cleanup();
+  return true;
+}

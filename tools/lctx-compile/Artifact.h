@@ -1,0 +1,45 @@
+//===- Artifact.h - Native code and artifact emission -----------*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_TOOLS_LCTX_COMPILE_ARTIFACT_H
+#define LCTX_TOOLS_LCTX_COMPILE_ARTIFACT_H
+
+#include "Manifest.h"
+
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace lctxc {
+
+/// A TargetMachine for the host triple and `cpu` (host CPU and features
+/// when empty); sets `target` to what was chosen.
+std::unique_ptr<llvm::TargetMachine> createHostTargetMachine(
+    const std::string &cpu, ManifestTarget &target, std::string &error);
+
+/// Adds `void lctx_entry_<name>(void **args)` for each entry point, calling
+/// `_mlir_ciface_<name>` with args[0..n) (docs/artifact.md).
+bool addPackedEntryPoints(llvm::Module &module,
+                          const std::vector<ManifestEntry> &entries,
+                          std::string &error);
+
+/// Runs the LLVM O3 pipeline on `module` for `tm`.
+void optimizeModule(llvm::Module &module, llvm::TargetMachine &tm);
+
+/// Emits `module` as an object file (or assembly) into `out`.
+bool emitCode(llvm::Module &module, llvm::TargetMachine &tm, bool assembly,
+              std::string &out, std::string &error);
+
+/// Links an object into a shared object with clang (found as clang-19 or
+/// clang, or $LCTX_CLANG), returning its bytes.
+bool linkSharedObject(const std::string &object, std::string &sharedObject,
+                      std::string &error);
+
+} // namespace lctxc
+
+#endif // LCTX_TOOLS_LCTX_COMPILE_ARTIFACT_H

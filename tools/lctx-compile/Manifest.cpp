@@ -1,0 +1,184 @@
+//===- Manifest.cpp - The artifact manifest of a compiled module ----------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+//===----------------------------------------------------------------------===//
+
+#include "Manifest.h"
+
+#include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+/// The safetensors-style dtype name of `type`, or "" if unsupported.
+static std::string dtypeName(Type type) {
+  if (type.isF32())
+    return "F32";
+  if (type.isF16())
+    return "F16";
+  if (type.isBF16())
+    return "BF16";
+  if (type.isF64())
+    return "F64";
+  if (type.isInteger(64))
+    return "I64";
+  if (type.isInteger(32))
+    return "I32";
+  if (type.isInteger(8))
+    return "I8";
+  if (type.isInteger(1))
+    return "BOOL";
+  if (auto c = dyn_cast<ComplexType>(type); c && c.getElementType().isF32())
+    return "C64";
+  return "";
+}
+
+static LogicalResult describe(Location loc, Type type, llvm::StringRef what,
+                              lctxc::ManifestArg &arg) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return emitError(loc) << what << " '" << arg.name
+                          << "' must be a statically shaped tensor for the "
+                             "artifact, got "
+                          << type;
+  arg.dtype = dtypeName(tensor.getElementType());
+  if (arg.dtype.empty())
+    return emitError(loc) << what << " '" << arg.name
+                          << "' has an element type the runtime cannot hold: "
+                          << tensor.getElementType();
+  arg.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+  return success();
+}
+
+LogicalResult lctxc::collectEntryPoints(ModuleOp module,
+                                       std::vector<ManifestEntry> &entries) {
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    ManifestEntry entry;
+    entry.name = func.getSymName().str();
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+      ManifestArg arg;
+      if (auto w = func.getArgAttrOfType<StringAttr>(
+              i, mlir::lctx::LCtxDialect::getWeightAttrName())) {
+        arg.name = w.str();
+        arg.role = "weight";
+      } else if (auto in = func.getArgAttrOfType<StringAttr>(
+                     i, mlir::lctx::LCtxDialect::getInputAttrName())) {
+        arg.name = in.str();
+        arg.role = "input";
+      } else {
+        arg.name = "input" + std::to_string(i);
+        arg.role = "input";
+      }
+      if (failed(describe(func.getArgument(i).getLoc(),
+                          func.getArgumentTypes()[i], arg.role, arg)))
+        return failure();
+      entry.args.push_back(std::move(arg));
+    }
+    for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
+      ManifestArg arg;
+      arg.name = "result" + std::to_string(i);
+      arg.role = "output";
+      if (failed(describe(func.getLoc(), func.getResultTypes()[i], "result",
+                          arg)))
+        return failure();
+      entry.args.push_back(std::move(arg));
+    }
+    entries.push_back(std::move(entry));
+  }
+  if (entries.empty())
+    return emitError(module.getLoc())
+           << "no entry point: the module has no public function with a body";
+  return success();
+}
+
+std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
+                                const ManifestTarget &target) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvm::json::OStream j(os, /*IndentSize=*/1);
+  auto shape = [&](const std::vector<int64_t> &dims) {
+    j.attributeArray("shape", [&] {
+      for (int64_t d : dims)
+        j.value(d);
+    });
+  };
+  j.object([&] {
+    j.attribute("format", "lctx-artifact");
+    j.attribute("version", 1);
+    j.attribute("producer", "lctx-compile 0.1");
+    j.attributeObject("target", [&] {
+      j.attribute("kind", "cpu");
+      j.attribute("triple", target.triple);
+      j.attribute("cpu", target.cpu);
+      j.attribute("features", target.features);
+    });
+    j.attributeArray("entry_points", [&] {
+      for (const ManifestEntry &e : entries)
+        j.object([&] {
+          j.attribute("name", e.name);
+          j.attribute("symbol", "lctx_entry_" + e.name);
+          j.attribute("section", "cpu.so");
+          j.attributeArray("args", [&] {
+            for (const ManifestArg &a : e.args)
+              j.object([&] {
+                j.attribute("name", a.name);
+                j.attribute("role", a.role);
+                j.attribute("dtype", a.dtype);
+                shape(a.shape);
+              });
+          });
+        });
+    });
+    // Each weight once, across entry points.
+    j.attributeArray("weights", [&] {
+      std::vector<std::string> seen;
+      for (const ManifestEntry &e : entries)
+        for (const ManifestArg &a : e.args) {
+          if (a.role != "weight" ||
+              std::find(seen.begin(), seen.end(), a.name) != seen.end())
+            continue;
+          seen.push_back(a.name);
+          j.object([&] {
+            j.attribute("name", a.name);
+            j.attribute("dtype", a.dtype);
+            shape(a.shape);
+          });
+        }
+    });
+  });
+  os << "\n";
+  return text;
+}
+
+std::string lctxc::writeCHeader(const std::vector<ManifestEntry> &entries,
+                               llvm::StringRef guard) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "/* Generated by lctx-compile: C-callable lctx entry points. */\n"
+     << "#ifndef " << guard << "\n#define " << guard << "\n\n"
+     << "#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+     << "/* A memref descriptor of rank R (docs/artifact.md): allocated and\n"
+     << "   aligned data pointers, offset, sizes[R], strides[R]. */\n"
+     << "#define LCTX_MEMREF(R) struct { void *allocated; void *aligned; "
+        "int64_t offset; int64_t sizes[R]; int64_t strides[R]; }\n\n";
+  for (const ManifestEntry &e : entries) {
+    os << "/* " << e.name << ": args[i] points to the descriptor of\n";
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      const ManifestArg &a = e.args[i];
+      os << " *   [" << i << "] " << a.role << " '" << a.name << "' " << a.dtype
+         << " [";
+      for (size_t d = 0; d < a.shape.size(); ++d)
+        os << (d ? ", " : "") << a.shape[d];
+      os << "]\n";
+    }
+    os << " */\nvoid lctx_entry_" << e.name << "(void **args);\n\n";
+  }
+  os << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << guard << " */\n";
+  return text;
+}

@@ -1,0 +1,53 @@
+//===- Manifest.h - The artifact manifest of a compiled module --*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// Entry-point signatures are read from the lctx IR before lowering (weights
+// and inputs by their lctx.weight / lctx.input names) and written as the
+// manifest of docs/artifact.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_TOOLS_LCTX_COMPILE_MANIFEST_H
+#define LCTX_TOOLS_LCTX_COMPILE_MANIFEST_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace lctxc {
+
+struct ManifestArg {
+  std::string name;
+  std::string role; // input | weight | output
+  std::string dtype;
+  std::vector<int64_t> shape;
+};
+
+struct ManifestEntry {
+  std::string name;
+  std::vector<ManifestArg> args;
+};
+
+struct ManifestTarget {
+  std::string triple, cpu, features;
+};
+
+/// Collects the entry points (public functions) of `module`; emits an error
+/// and fails on a signature the artifact cannot describe (non-tensor or
+/// dynamic argument, unsupported element type).
+mlir::LogicalResult collectEntryPoints(mlir::ModuleOp module,
+                                       std::vector<ManifestEntry> &entries);
+
+/// The manifest JSON text.
+std::string writeManifest(const std::vector<ManifestEntry> &entries,
+                          const ManifestTarget &target);
+
+/// A C header declaring the packed entry points of `entries`.
+std::string writeCHeader(const std::vector<ManifestEntry> &entries,
+                         llvm::StringRef guard);
+
+} // namespace lctxc
+
+#endif // LCTX_TOOLS_LCTX_COMPILE_MANIFEST_H

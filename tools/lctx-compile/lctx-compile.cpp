@@ -1,0 +1,256 @@
+//===- lctx-compile.cpp - The lctx compiler driver ------------------------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// lctx-compile model.mlir -o model.lctx [--target=cpu] [--cpu=NAME]
+//                         [--emit=artifact|mlir|llvm|asm|obj] [--pipeline-dump]
+//
+// Parses and verifies lctx IR, records the entry-point signatures, runs the
+// lctx CPU pipeline (lib/Pipelines), translates to LLVM IR, adds the packed
+// entry points of docs/artifact.md, optimizes and emits native code for the
+// host CPU in-process, links it into a shared object, and writes the
+// artifact. Upstream pass-manager options (--mlir-print-ir-after-all,
+// --mlir-timing, ...) work as in mlir-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Artifact.h"
+#include "Manifest.h"
+
+#include "lctx/InitAll.h"
+#include "lctx/Pipelines/Pipelines.h"
+#include "lctx/Support/InputChecks.h"
+#include "lctxrt/artifact_format.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <cctype>
+#include <chrono>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::init("-"));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("path"));
+static cl::opt<std::string> targetName("target",
+                                       cl::desc("Target: cpu (default)"),
+                                       cl::init("cpu"));
+static cl::opt<std::string>
+    cpuName("cpu", cl::desc("CPU to generate code for (default: the host)"));
+enum class Emit { Artifact, MLIR, LLVM, Asm, Obj };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to write"), cl::init(Emit::Artifact),
+    cl::values(clEnumValN(Emit::Artifact, "artifact",
+                          "the .lctx artifact (default)"),
+               clEnumValN(Emit::MLIR, "mlir", "the LLVM-dialect MLIR"),
+               clEnumValN(Emit::LLVM, "llvm", "LLVM IR"),
+               clEnumValN(Emit::Asm, "asm", "assembly"),
+               clEnumValN(Emit::Obj, "obj",
+                          "an object file plus a C header (<out>.h)")));
+static cl::opt<bool> pipelineDump("pipeline-dump",
+                                  cl::desc("Print the pass pipeline"));
+static cl::opt<bool> quiet("quiet", cl::desc("No progress output"));
+
+namespace {
+/// Prints "[i/n] stage ... seconds" lines so long compiles show progress.
+class Progress {
+public:
+  explicit Progress(int total) : total(total) {}
+  void start(llvm::StringRef stage) {
+    begin = std::chrono::steady_clock::now();
+    if (!quiet)
+      llvm::errs() << "lctx-compile: [" << ++step << "/" << total << "] "
+                   << stage << " ... ";
+  }
+  void done() {
+    if (quiet)
+      return;
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                             begin)
+                   .count();
+    llvm::errs() << llvm::format("%.2f s\n", s);
+  }
+
+private:
+  int total, step = 0;
+  std::chrono::steady_clock::time_point begin;
+};
+
+int fail(llvm::StringRef message) {
+  llvm::errs() << "lctx-compile: error: " << message << "\n";
+  return 1;
+}
+
+std::string defaultOutput() {
+  llvm::StringRef stem = inputFile == "-"
+                             ? llvm::StringRef("out")
+                             : llvm::sys::path::stem(inputFile.getValue());
+  switch (emit) {
+  case Emit::Artifact:
+    return (stem + ".lctx").str();
+  case Emit::MLIR:
+    return (stem + ".llvm.mlir").str();
+  case Emit::LLVM:
+    return (stem + ".ll").str();
+  case Emit::Asm:
+    return (stem + ".s").str();
+  case Emit::Obj:
+    return (stem + ".o").str();
+  }
+  return "out";
+}
+
+bool writeFile(const std::string &path, llvm::StringRef bytes) {
+  std::string error;
+  auto file = openOutputFile(path, &error);
+  if (!file) {
+    llvm::errs() << "lctx-compile: error: " << error << "\n";
+    return false;
+  }
+  file->os() << bytes;
+  file->keep();
+  return true;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "lctx compiler\n");
+
+  if (targetName != "cpu")
+    return fail("--target=" + targetName +
+                " is not supported yet (supported: cpu)");
+  std::string output = outputFile.empty() ? defaultOutput() : outputFile;
+
+  DialectRegistry registry;
+  lctx::registerAllLCtxDialects(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  Progress progress(emit == Emit::Artifact ? 5 : 4);
+  progress.start("parse and verify");
+  std::string error;
+  auto input = openInputFile(inputFile, &error);
+  if (!input)
+    return fail(error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  if (!lctx::checkIRNesting(sourceMgr))
+    return 1;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr,
+                                                           &context);
+  if (!module)
+    return 1;
+  std::vector<lctxc::ManifestEntry> entries;
+  if (failed(lctxc::collectEntryPoints(*module, entries)))
+    return 1;
+  progress.done();
+
+  progress.start("lctx CPU pipeline");
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  applyDefaultTimingPassManagerCLOptions(pm);
+  lctx::buildCPUPipeline(pm, lctx::CPUPipelineOptions());
+  if (pipelineDump) {
+    pm.printAsTextualPipeline(llvm::errs());
+    llvm::errs() << "\n";
+  }
+  if (failed(pm.run(*module)))
+    return 1;
+  progress.done();
+  if (emit == Emit::MLIR) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return writeFile(output, text) ? 0 : 1;
+  }
+
+  progress.start("translate to LLVM IR and optimize");
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateModuleToLLVMIR(*module, llvmContext, "lctx");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  lctxc::ManifestTarget target;
+  auto tm = lctxc::createHostTargetMachine(cpuName, target, error);
+  if (!tm)
+    return fail(error);
+  if (!lctxc::addPackedEntryPoints(*llvmModule, entries, error))
+    return fail(error);
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tm->getTargetTriple().str());
+  lctxc::optimizeModule(*llvmModule, *tm);
+  progress.done();
+  if (emit == Emit::LLVM) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    return writeFile(output, text) ? 0 : 1;
+  }
+
+  progress.start("native code for " + target.cpu);
+  std::string code;
+  if (!lctxc::emitCode(*llvmModule, *tm, emit == Emit::Asm, code, error))
+    return fail(error);
+  progress.done();
+  if (emit == Emit::Asm)
+    return writeFile(output, code) ? 0 : 1;
+  if (emit == Emit::Obj) {
+    std::string guard = "LCTX_" + llvm::sys::path::stem(output).upper() + "_H";
+    for (char &c : guard)
+      if (!std::isalnum(static_cast<unsigned char>(c)))
+        c = '_';
+    return writeFile(output, code) &&
+                   writeFile(output + ".h",
+                             lctxc::writeCHeader(entries, guard))
+               ? 0
+               : 1;
+  }
+
+  progress.start("link and write the artifact");
+  std::string sharedObject;
+  if (!lctxc::linkSharedObject(code, sharedObject, error))
+    return fail(error);
+  std::vector<lctxrt::ArtifactSection> sections;
+  lctxrt::ArtifactSection manifest;
+  manifest.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::Manifest);
+  manifest.name = "manifest";
+  manifest.payload = lctxc::writeManifest(entries, target);
+  sections.push_back(std::move(manifest));
+  lctxrt::ArtifactSection cpu;
+  cpu.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::CpuSo);
+  cpu.name = "cpu.so";
+  cpu.payload = std::move(sharedObject);
+  sections.push_back(std::move(cpu));
+  if (!lctxrt::writeArtifact(output, sections, &error))
+    return fail(error);
+  progress.done();
+  if (!quiet)
+    llvm::errs() << "lctx-compile: wrote " << output << " (" << entries.size()
+                 << " entry point" << (entries.size() == 1 ? "" : "s")
+                 << ")\n";
+  return 0;
+}
