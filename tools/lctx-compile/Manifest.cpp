@@ -112,6 +112,9 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
     j.attribute("format", "lctx-artifact");
     j.attribute("version", 1);
     j.attribute("producer", "lctx-compile 0.1");
+    // The generated code assumes no alignment beyond the element size, so
+    // the runtime can bind weights in place from a safetensors mapping.
+    j.attribute("buffer_alignment", 4);
     j.attributeObject("target", [&] {
       j.attribute("kind", "cpu");
       j.attribute("triple", target.triple);
