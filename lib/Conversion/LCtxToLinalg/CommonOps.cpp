@@ -335,7 +335,7 @@ struct FfnLowering : StaticPattern<FfnOp> {
 };
 
 //===----------------------------------------------------------------------===//
-// RoPE / attention
+// RoPE
 //===----------------------------------------------------------------------===//
 
 struct RopeLowering : StaticPattern<RopeOp> {
@@ -349,172 +349,11 @@ struct RopeLowering : StaticPattern<RopeOp> {
   }
 };
 
-/// Positions [B, T] as i64: `given` converted, or `offset + t`.
-Value positionsI64(OpBuilder &b, Location loc, Value given, int64_t batch,
-                   int64_t length, int64_t offset) {
-  Type i64 = b.getI64Type();
-  return buildIndexGeneric(
-      b, loc, {batch, length}, i64,
-      [&](OpBuilder &nb, Location nl, ValueRange idx) -> Value {
-        if (!given) {
-          Value t = nb.create<arith::AddIOp>(nl, idx[1],
-                                             indexConst(nb, nl, offset));
-          return nb.create<arith::IndexCastOp>(nl, i64, t);
-        }
-        Value p = nb.create<tensor::ExtractOp>(nl, given, idx);
-        return p.getType().isInteger(64)
-                   ? p
-                   : nb.create<arith::ExtSIOp>(nl, i64, p).getResult();
-      });
-}
-
-/// Naive attention: materializes the [B, H, Tq, Tk] scores. The tiled
-/// online-softmax form replaces it in the optimizing CPU pipeline.
-struct AttentionLowering : StaticPattern<AttentionOp> {
-  using StaticPattern::StaticPattern;
-  LogicalResult lower(AttentionOp op,
-                      PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    auto qType = op.getQuery().getType();
-    auto kType = op.getKey().getType();
-    auto vType = op.getValue().getType();
-    int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
-    int64_t tq = qType.getShape()[2], tk = kType.getShape()[2];
-    int64_t group = heads / kType.getShape()[1];
-    int64_t dv = vType.getShape()[3];
-    Type elt = qType.getElementType();
-    Type ct = computeType(elt);
-    std::optional<int64_t> chunk;
-    if (auto c = op.getChunkSize())
-      chunk = static_cast<int64_t>(*c);
-    double scale = *op.getEffectiveScale();
-
-    Value qPos = positionsI64(rewriter, loc, op.getQPositions(), bsz, tq,
-                              tk - tq);
-    Value kPos = positionsI64(rewriter, loc, op.getKPositions(), bsz, tk, 0);
-    Value q = op.getQuery(), k = op.getKey();
-    if (auto theta = op.getRopeThetaAttr()) {
-      q = buildRope(rewriter, loc, q, qPos, theta.getValueAsDouble(), chunk);
-      k = buildRope(rewriter, loc, k, kPos, theta.getValueAsDouble(), chunk);
-    }
-
-    // Dims of the score space: (b, h, i, j) plus a reduction dim.
-    AffineExpr b = getAffineDimExpr(0, ctx), h = getAffineDimExpr(1, ctx),
-               i = getAffineDimExpr(2, ctx), j = getAffineDimExpr(3, ctx),
-               r = getAffineDimExpr(4, ctx);
-    AffineExpr g = h.floorDiv(group);
-    auto map = [&](unsigned n, ArrayRef<AffineExpr> e) {
-      return AffineMap::get(n, 0, e, ctx);
-    };
-    // S = q k^T over d (dim r).
-    Value sInit = filledTensor(rewriter, loc, {bsz, heads, tq, tk}, ct, 0);
-    Value scores = buildGeneric(
-        rewriter, loc, sInit, {q, k},
-        {map(5, {b, h, i, r}), map(5, {b, g, j, r})}, map(5, {b, h, i, j}),
-        {kParallel, kParallel, kParallel, kParallel, kReduction},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value prod = nb.create<arith::MulFOp>(
-              nl, toCompute(nb, nl, a[0], ct), toCompute(nb, nl, a[1], ct));
-          return nb.create<arith::AddFOp>(nl, a[2], prod).getResult();
-        });
-
-    bool causal = op.getCausal();
-    // Visibility of key j to query i from their positions.
-    auto visible = [&](OpBuilder &nb, Location nl, Value pq, Value pk) {
-      Value zero = nb.create<arith::ConstantOp>(nl, nb.getI64IntegerAttr(0));
-      Value ok = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, pk,
-                                          zero);
-      if (causal)
-        ok = nb.create<arith::AndIOp>(
-            nl, ok,
-            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sle, pk, pq));
-      if (chunk) {
-        Value c = nb.create<arith::ConstantOp>(nl,
-                                               nb.getI64IntegerAttr(*chunk));
-        ok = nb.create<arith::AndIOp>(
-            nl, ok,
-            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
-                                     nb.create<arith::FloorDivSIOp>(nl, pq, c),
-                                     nb.create<arith::FloorDivSIOp>(nl, pk, c)));
-      }
-      return ok;
-    };
-    SmallVector<utils::IteratorType> rowIters = {kParallel, kParallel,
-                                                 kParallel, kReduction};
-    AffineMap sMap = map(4, {b, h, i, j}), rowMap = map(4, {b, h, i});
-    AffineMap qpMap = map(4, {b, i}), kpMap = map(4, {b, j});
-    // Row max of the visible scaled scores.
-    Value mInit = filledTensor(rewriter, loc, {bsz, heads, tq}, ct,
-                               -std::numeric_limits<double>::infinity());
-    Value rowMax = buildGeneric(
-        rewriter, loc, mInit, {scores, qPos, kPos}, {sMap, qpMap, kpMap},
-        rowMap, rowIters, [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value s = nb.create<arith::MulFOp>(nl, a[0],
-                                             floatConst(nb, nl, ct, scale));
-          Value m = nb.create<arith::MaximumFOp>(nl, a[3], s);
-          return nb.create<arith::SelectOp>(nl, visible(nb, nl, a[1], a[2]), m,
-                                            a[3])
-              .getResult();
-        });
-    // P = visible ? exp(s * scale - max) : 0.
-    Value pInit = emptyTensor(rewriter, loc, {bsz, heads, tq, tk}, ct);
-    Value probs = buildGeneric(
-        rewriter, loc, pInit, {scores, rowMax, qPos, kPos},
-        {sMap, rowMap, qpMap, kpMap}, sMap,
-        {kParallel, kParallel, kParallel, kParallel},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value s = nb.create<arith::MulFOp>(nl, a[0],
-                                             floatConst(nb, nl, ct, scale));
-          Value e = nb.create<math::ExpOp>(
-              nl, nb.create<arith::SubFOp>(nl, s, a[1]));
-          return nb
-              .create<arith::SelectOp>(nl, visible(nb, nl, a[2], a[3]), e,
-                                       floatConst(nb, nl, ct, 0))
-              .getResult();
-        });
-    Value lInit = filledTensor(rewriter, loc, {bsz, heads, tq}, ct, 0);
-    Value rowSum = buildGeneric(
-        rewriter, loc, lInit, {probs}, {sMap}, rowMap, rowIters,
-        [](OpBuilder &nb, Location nl, ValueRange a) {
-          return nb.create<arith::AddFOp>(nl, a[1], a[0]).getResult();
-        });
-    // O = (P V) / L over j (dim r), zero for rows that saw no key.
-    Value oInit = filledTensor(rewriter, loc, {bsz, heads, tq, dv}, ct, 0);
-    AffineExpr dIdx = getAffineDimExpr(3, ctx);
-    Value num = buildGeneric(
-        rewriter, loc, oInit, {probs, op.getValue()},
-        {map(5, {b, h, i, r}), map(5, {b, g, r, dIdx})}, map(5, {b, h, i, dIdx}),
-        {kParallel, kParallel, kParallel, kParallel, kReduction},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value prod = nb.create<arith::MulFOp>(nl, a[0],
-                                                toCompute(nb, nl, a[1], ct));
-          return nb.create<arith::AddFOp>(nl, a[2], prod).getResult();
-        });
-    Value outInit = emptyTensor(rewriter, loc, {bsz, heads, tq, dv}, elt);
-    Value out = buildGeneric(
-        rewriter, loc, outInit, {num, rowSum},
-        {map(4, {b, h, i, j}), map(4, {b, h, i})}, map(4, {b, h, i, j}),
-        {kParallel, kParallel, kParallel, kParallel},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value zero = floatConst(nb, nl, ct, 0);
-          Value seen = nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OGT,
-                                                a[1], zero);
-          Value o = nb.create<arith::SelectOp>(
-              nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
-          return fromCompute(nb, nl, o, elt);
-        });
-    rewriter.replaceOp(op, out);
-    return success();
-  }
-};
-
 } // namespace
 
 void lowering::populateCommonOpsPatterns(RewritePatternSet &patterns) {
   // clang-format off
   patterns.add<
-      AttentionLowering,
       EmbeddingLowering,
       FfnLowering,
       LayerNormLowering,

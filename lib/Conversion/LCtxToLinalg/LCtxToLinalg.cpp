@@ -20,6 +20,7 @@ using namespace mlir;
 using namespace mlir::lctx;
 
 void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns) {
+  lowering::populateAttentionPatterns(patterns);
   lowering::populateCemaOpsPatterns(patterns);
   lowering::populateCommonOpsPatterns(patterns);
   lowering::populateMemoryOpsPatterns(patterns);

@@ -77,6 +77,7 @@ Value buildRope(OpBuilder &b, Location loc, Value x, Value pos, double theta,
 // Per-family pattern sets
 //===----------------------------------------------------------------------===//
 
+void populateAttentionPatterns(RewritePatternSet &patterns);
 void populateCemaOpsPatterns(RewritePatternSet &patterns);
 void populateCommonOpsPatterns(RewritePatternSet &patterns);
 void populateMemoryOpsPatterns(RewritePatternSet &patterns);

@@ -63,16 +63,33 @@ func.func @gelu_bf16(%x: tensor<3x8xbf16>, %w1: tensor<8x16xbf16>, %w2: tensor<1
 
 // -----
 
-// Attention with GQA (4 query heads over 2 key/value heads): the key map
-// divides the head index; the softmax is max, exp, sum, divide.
-// CHECK-DAG: #[[KMAP:.+]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1 floordiv 2, d3, d4)>
+// Attention is tiled with an online softmax: a loop over (batch, head,
+// query tile), an inner loop over key tiles with the GQA head g = h / 2,
+// per-tile score matmuls, and no [B, H, Tq, Tk] score tensor.
 // CHECK-LABEL: func.func @attention_gqa
-// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #[[KMAP]], #{{.+}}]
-// CHECK: arith.maximumf
-// CHECK: math.exp
-// CHECK: arith.divf
+// CHECK-NOT: tensor<1x4x5x5xf32>
+// CHECK: scf.for
+// CHECK:   arith.divui %{{.+}}, %c2
+// CHECK:   scf.for
+// CHECK:     linalg.matmul_transpose_b ins(%{{.+}}, %{{.+}} : tensor<5x8xf32>, tensor<5x8xf32>)
+// CHECK:     arith.maximumf
+// CHECK:     math.exp
+// CHECK:     linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<5x5xf32>, tensor<5x8xf32>)
+// CHECK:   arith.divf
+// CHECK:   tensor.insert_slice
 func.func @attention_gqa(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>) -> tensor<1x4x5x8xf32> {
   %0 = lctx.attention %q, %k, %v : tensor<1x4x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
   return %0 : tensor<1x4x5x8xf32>
 }
 
+// -----
+
+// Long sequences are padded to whole 64-wide tiles (padded keys at position
+// -1) and the result is sliced back.
+// CHECK-LABEL: func.func @attention_padded
+// CHECK: tensor.pad %{{.+}} low[0, 0, 0, 0] high[0, 0, 58, 0]
+// CHECK: tensor.extract_slice %{{.+}}[0, 0, 0, 0] [1, 1, 70, 8] [1, 1, 1, 1] : tensor<1x1x128x8xf32> to tensor<1x1x70x8xf32>
+func.func @attention_padded(%q: tensor<1x1x70x8xf32>) -> tensor<1x1x70x8xf32> {
+  %0 = lctx.attention %q, %q, %q : tensor<1x1x70x8xf32>, tensor<1x1x70x8xf32>, tensor<1x1x70x8xf32>
+  return %0 : tensor<1x1x70x8xf32>
+}

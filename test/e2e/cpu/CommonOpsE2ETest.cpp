@@ -199,6 +199,14 @@ INSTANTIATE_TEST_SUITE_P(
         AttnCase{"decode_block", 2, 1, 3, 17, true, std::nullopt, 1e4},
         AttnCase{"single_token", 2, 2, 1, 1, true, std::nullopt, std::nullopt},
         AttnCase{"bidirectional", 2, 2, 9, 13, false, std::nullopt,
+                 std::nullopt},
+        // Several 64-wide tiles with a padded last tile: the online softmax
+        // across key tiles and the causal tile skipping.
+        AttnCase{"multi_tile_causal", 2, 1, 150, 150, true, std::nullopt, 1e4},
+        AttnCase{"multi_tile_chunked", 2, 2, 150, 150, true, 48, 1e4},
+        AttnCase{"multi_tile_decode_block", 2, 2, 5, 150, true, std::nullopt,
+                 std::nullopt},
+        AttnCase{"multi_tile_bidirectional", 1, 1, 70, 130, false, 64,
                  std::nullopt}),
     [](const ::testing::TestParamInfo<AttnCase> &info) {
       return std::string(info.param.name);
