@@ -3,9 +3,10 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The math of each op is in its ODS description (docs/LCtxOps.md).
-// Positions, ranks and prefix counts are computed as O(S^2) reductions:
-// parallel and deterministic; the sort-based forms replace them in the
-// optimizing pipeline. lctx.route.moe reaches this pass decomposed.
+// Switch positions are an O(S) scan per row; Mixture-of-Depths ranks and
+// prefix counts are O(S^2) reductions (parallel and deterministic; a
+// sort-based top-k is future work). lctx.route.moe reaches this pass
+// decomposed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -156,29 +157,37 @@ struct RouteExpertsLowering : OpRewritePattern<RouteExpertsOp> {
         });
     Value gate = argmax.getResult(0), expert = argmax.getResult(1);
 
-    // Position in the expert, in sequence order: dims (b, s, s').
-    Value posInit = rewriter
-                        .create<linalg::FillOp>(
-                            loc, ValueRange{i32Const(rewriter, loc, 0)},
-                            ValueRange{emptyTensor(rewriter, loc, {bs, s}, i32)})
-                        .getResult(0);
-    Value pos = buildGeneric(
-        rewriter, loc, posInit, {expert, expert},
-        {map(ctx, 3, {0, 1}), map(ctx, 3, {0, 2})}, map(ctx, 3, {0, 1}),
-        {kParallel, kParallel, kReduction},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value before = b.create<arith::CmpIOp>(
-              l, arith::CmpIPredicate::ult, b.create<linalg::IndexOp>(l, 2),
-              b.create<linalg::IndexOp>(l, 1));
-          Value same = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
-                                               a[0], a[1]);
-          Value hit = b.create<arith::AndIOp>(l, before, same);
-          return b
-              .create<arith::AddIOp>(
-                  l, a[2],
-                  b.create<arith::ExtUIOp>(l, b.getI32Type(), hit))
-              .getResult();
+    // Position in the expert, in sequence order: one O(S) scan per row with
+    // a running count per expert (the rows are independent groups).
+    Value pos = emptyTensor(rewriter, loc, {bs, s}, i32);
+    auto rows = rewriter.create<scf::ForOp>(
+        loc, indexConst(rewriter, loc, 0), indexConst(rewriter, loc, bs),
+        indexConst(rewriter, loc, 1), ValueRange{pos},
+        [&](OpBuilder &b, Location l, Value bi, ValueRange rowArgs) {
+          Value counts =
+              b.create<linalg::FillOp>(
+                   l, ValueRange{i32Const(b, l, 0)},
+                   ValueRange{emptyTensor(b, l, {e}, i32)})
+                  .getResult(0);
+          auto scan = b.create<scf::ForOp>(
+              l, indexConst(b, l, 0), indexConst(b, l, s), indexConst(b, l, 1),
+              ValueRange{rowArgs[0], counts},
+              [&](OpBuilder &sb, Location sl, Value si, ValueRange args) {
+                Value ex = sb.create<arith::IndexCastOp>(
+                    sl, sb.getIndexType(),
+                    sb.create<tensor::ExtractOp>(sl, expert,
+                                                 ValueRange{bi, si}));
+                Value c = sb.create<tensor::ExtractOp>(sl, args[1], ex);
+                Value posNew = sb.create<tensor::InsertOp>(
+                    sl, c, args[0], ValueRange{bi, si});
+                Value countsNew = sb.create<tensor::InsertOp>(
+                    sl, sb.create<arith::AddIOp>(sl, c, i32Const(sb, sl, 1)),
+                    args[1], ex);
+                sb.create<scf::YieldOp>(sl, ValueRange{posNew, countsNew});
+              });
+          b.create<scf::YieldOp>(l, scan.getResult(0));
         });
+    pos = rows.getResult(0);
     AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
     Value slotInit = emptyTensor(rewriter, loc, {bs, s}, i32);
     Value slot = buildGeneric(
