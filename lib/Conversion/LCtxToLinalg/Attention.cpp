@@ -25,6 +25,7 @@
 #include "lctx/Dialect/LCtx/IR/LCtxOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -119,28 +120,25 @@ Value posTile(OpBuilder &b, Location l, Value pos, Value bi, Value t0,
                                           strides);
 }
 
-struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(AttentionOp op,
-                                PatternRewriter &rewriter) const override {
-    if (!hasStaticTensorShapes(op))
-      return rewriter.notifyMatchFailure(op, "dynamic shapes");
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    auto qType = op.getQuery().getType();
-    int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
-    int64_t tq = qType.getShape()[2], dh = qType.getShape()[3];
-    int64_t tk = op.getKey().getType().getShape()[2];
-    int64_t group = heads / op.getKey().getType().getShape()[1];
-    int64_t dv = op.getValue().getType().getShape()[3];
-    Type elt = qType.getElementType();
-    Type f32 = rewriter.getF32Type();
-    std::optional<int64_t> chunk;
-    if (auto c = op.getChunkSize())
-      chunk = static_cast<int64_t>(*c);
-    double scale = *op.getEffectiveScale();
-    bool causal = op.getCausal();
-    bool defaultPositions = !op.getQPositions();
+} // namespace
+
+Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
+                                    const FlashAttentionArgs &args,
+                                    FlashEpilogue epilogue) {
+  MLIRContext *ctx = rewriter.getContext();
+  auto qType = cast<RankedTensorType>(args.query.getType());
+  auto kType = cast<RankedTensorType>(args.key.getType());
+  int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
+  int64_t tq = qType.getShape()[2], dh = qType.getShape()[3];
+  int64_t tk = kType.getShape()[2];
+  int64_t group = heads / kType.getShape()[1];
+  int64_t dv = cast<RankedTensorType>(args.value.getType()).getShape()[3];
+  Type elt = args.resultElementType;
+  Type f32 = rewriter.getF32Type();
+  std::optional<int64_t> chunk = args.chunkSize;
+  double scale = args.scale;
+  bool causal = args.causal;
+  bool defaultPositions = !args.qPositions;
 
     // Tiles: at most kTile, whole tensors when shorter.
     int64_t bq = std::min(kTile, std::max<int64_t>(tq, 1));
@@ -148,23 +146,25 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     int64_t nq = (tq + bq - 1) / bq, nk = (tk + bk - 1) / bk;
     int64_t tqPad = nq * bq, tkPad = nk * bk;
 
-    Value qPos = positionsI64(rewriter, loc, op.getQPositions(), bsz, tqPad, tq,
+    Value qPos = positionsI64(rewriter, loc, args.qPositions, bsz, tqPad, tq,
                               tk - tq);
-    Value kPos = positionsI64(rewriter, loc, op.getKPositions(), bsz, tkPad, tk,
+    Value kPos = positionsI64(rewriter, loc, args.kPositions, bsz, tkPad, tk,
                               0);
-    Value q = op.getQuery(), k = op.getKey();
-    if (auto theta = op.getRopeThetaAttr()) {
+    Value q = args.query, k = args.key;
+    if (args.ropeTheta) {
       // RoPE at the true positions (before padding; padded rows are zero).
-      Value qp = positionsI64(rewriter, loc, op.getQPositions(), bsz, tq, tq,
+      Value qp = positionsI64(rewriter, loc, args.qPositions, bsz, tq, tq,
                               tk - tq);
-      Value kp = positionsI64(rewriter, loc, op.getKPositions(), bsz, tk, tk,
-                              0);
-      q = buildRope(rewriter, loc, q, qp, theta.getValueAsDouble(), chunk);
-      k = buildRope(rewriter, loc, k, kp, theta.getValueAsDouble(), chunk);
+      Value kp = positionsI64(rewriter, loc, args.kPositions, bsz, tk, tk, 0);
+      q = buildRope(rewriter, loc, q, qp, *args.ropeTheta, chunk);
+      k = buildRope(rewriter, loc, k, kp, *args.ropeTheta, chunk);
     }
+    // The epilogue sees the query without RoPE (Infini retrieval uses none).
+    Value qRaw = epilogue ? padToTiles(rewriter, loc, args.query, tqPad)
+                          : Value();
     q = padToTiles(rewriter, loc, q, tqPad);
     k = padToTiles(rewriter, loc, k, tkPad);
-    Value v = padToTiles(rewriter, loc, op.getValue(), tkPad);
+    Value v = padToTiles(rewriter, loc, args.value, tkPad);
 
     double inf = std::numeric_limits<double>::infinity();
     // Visibility of key j to query i from their positions.
@@ -327,9 +327,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                         .getResult(0);
                 kb.create<scf::YieldOp>(kl, ValueRange{mNew, lNew, accNew});
               });
-          // O_tile = acc / l (0 for rows that saw no key), in the op's type.
+          // O_tile = acc / l (0 for rows that saw no key).
           Value o = buildGeneric(
-              b, l, emptyTensor(b, l, {bq, dv}, elt),
+              b, l, emptyTensor(b, l, {bq, dv}, f32),
               {inner.getResult(2), inner.getResult(1)},
               {map(ctx, 2, {0, 1}), map(ctx, 2, {0})}, map(ctx, 2, {0, 1}),
               {kParallel, kParallel},
@@ -337,10 +337,23 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                 Value zero = floatConst(nb, nl, f32, 0.0);
                 Value seen = nb.create<arith::CmpFOp>(
                     nl, arith::CmpFPredicate::OGT, a[1], zero);
-                Value r = nb.create<arith::SelectOp>(
-                    nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
-                return fromCompute(nb, nl, r, elt);
+                return nb
+                    .create<arith::SelectOp>(
+                        nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]),
+                        zero)
+                    .getResult();
               });
+          if (epilogue) {
+            Value qRawTile = tile2D(b, l, qRaw, bi, hi, q0, bq, dh);
+            o = epilogue(b, l, bi, hi, qRawTile, o);
+          } else {
+            AffineMap id2 = map(ctx, 2, {0, 1});
+            o = buildGeneric(b, l, emptyTensor(b, l, {bq, dv}, elt), {o},
+                             {id2}, id2, {kParallel, kParallel},
+                             [&](OpBuilder &nb, Location nl, ValueRange a) {
+                               return fromCompute(nb, nl, a[0], elt);
+                             });
+          }
           SmallVector<OpFoldResult> offsets = {bi, hi, q0, b.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
                                              b.getIndexAttr(1),
@@ -361,7 +374,204 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       result = rewriter.create<tensor::ExtractSliceOp>(loc, result, offsets,
                                                        sizes, strides);
     }
-    rewriter.replaceOp(op, result);
+    return result;
+}
+
+namespace {
+
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!hasStaticTensorShapes(op))
+      return rewriter.notifyMatchFailure(op, "dynamic shapes");
+    FlashAttentionArgs args;
+    args.query = op.getQuery();
+    args.key = op.getKey();
+    args.value = op.getValue();
+    args.qPositions = op.getQPositions();
+    args.kPositions = op.getKPositions();
+    args.causal = op.getCausal();
+    if (auto c = op.getChunkSize())
+      args.chunkSize = static_cast<int64_t>(*c);
+    args.scale = *op.getEffectiveScale();
+    if (auto theta = op.getRopeThetaAttr())
+      args.ropeTheta = theta.getValueAsDouble();
+    args.resultElementType = op.getType().getElementType();
+    rewriter.replaceOp(op, buildFlashAttention(rewriter, op.getLoc(), args,
+                                               nullptr));
+    return success();
+  }
+};
+
+} // namespace
+
+namespace {
+
+/// lctx.memory.attention with the memory retrieval and the gate fused into
+/// the flash-attention epilogue of each segment (docs/LCtxOps.md): per query
+/// tile, O = sigmoid(beta) A_mem + (1 - sigmoid(beta)) A_dot with
+/// A_mem = sigma(Q) M / (sigma(Q) z) computed from the tile while it is hot;
+/// the memory update after each segment is an lctx.memory.update, lowered by
+/// its own pattern. Segments run in order (a loop over whole segments plus a
+/// static tail), carrying (O, M, z).
+struct MemoryAttentionLowering : OpRewritePattern<MemoryAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MemoryAttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!hasStaticTensorShapes(op))
+      return rewriter.notifyMatchFailure(op, "dynamic shapes");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto qType = op.getQuery().getType();
+    int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
+    int64_t t = qType.getShape()[2], dk = qType.getShape()[3];
+    int64_t dv = op.getValue().getType().getShape()[3];
+    int64_t n = op.getSegmentSizeAttr().getInt();
+    Type elt = qType.getElementType();
+    Type f32 = rewriter.getF32Type();
+    Value beta = op.getBeta();
+
+    auto slice = [&](OpBuilder &b, Location l, Value src, OpFoldResult off,
+                     int64_t len, int64_t d) -> Value {
+      auto type = RankedTensorType::get(
+          {bsz, heads, len, d},
+          cast<RankedTensorType>(src.getType()).getElementType());
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           off, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(bsz),
+                                         b.getIndexAttr(heads),
+                                         b.getIndexAttr(len), b.getIndexAttr(d)};
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      return b.create<tensor::ExtractSliceOp>(l, type, src, offsets, sizes,
+                                              strides);
+    };
+
+    // One segment [off, off + len): returns (out, M, z) after it.
+    auto segment = [&](OpBuilder &b, Location l, OpFoldResult off, int64_t len,
+                       Value out, Value memory, Value norm) {
+      Value qs = slice(b, l, op.getQuery(), off, len, dk);
+      Value ks = slice(b, l, op.getKey(), off, len, dk);
+      Value vs = slice(b, l, op.getValue(), off, len, dv);
+      FlashAttentionArgs args;
+      args.query = qs;
+      args.key = ks;
+      args.value = vs;
+      args.causal = true;
+      args.scale = op.getScaleAttr()
+                       ? op.getScaleAttr().getValueAsDouble()
+                       : 1.0 / std::sqrt(static_cast<double>(dk));
+      if (auto theta = op.getRopeThetaAttr())
+        args.ropeTheta = theta.getValueAsDouble();
+      args.resultElementType = elt;
+      auto epilogue = [&](OpBuilder &eb, Location el, Value bi, Value hi,
+                          Value qTile, Value dot) -> Value {
+        int64_t rows = cast<RankedTensorType>(qTile.getType()).getShape()[0];
+        AffineMap id2 = selectDims(ctx, 2, {0, 1});
+        AffineMap row = selectDims(ctx, 2, {0}), col = selectDims(ctx, 2, {1});
+        // sigma(Q) = ELU(Q) + 1.
+        Value sq = buildGeneric(
+            eb, el, emptyTensor(eb, el, {rows, dk}, f32), {qTile}, {id2}, id2,
+            {utils::IteratorType::parallel, utils::IteratorType::parallel},
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value pos = nb.create<arith::CmpFOp>(
+                  nl, arith::CmpFPredicate::OGT, a[0],
+                  floatConst(nb, nl, f32, 0.0));
+              return nb
+                  .create<arith::SelectOp>(
+                      nl, pos,
+                      nb.create<arith::AddFOp>(nl, a[0],
+                                               floatConst(nb, nl, f32, 1.0)),
+                      nb.create<math::ExpOp>(nl, a[0]))
+                  .getResult();
+            });
+        // M[b, h] : [Dk, Dv] and z[b, h] : [Dk].
+        auto memType = RankedTensorType::get({dk, dv}, f32);
+        Value m2 = eb.create<tensor::ExtractSliceOp>(
+            el, memType, memory,
+            ArrayRef<OpFoldResult>{bi, hi, eb.getIndexAttr(0),
+                                   eb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{eb.getIndexAttr(1), eb.getIndexAttr(1),
+                                   eb.getIndexAttr(dk), eb.getIndexAttr(dv)},
+            ArrayRef<OpFoldResult>{eb.getIndexAttr(1), eb.getIndexAttr(1),
+                                   eb.getIndexAttr(1), eb.getIndexAttr(1)});
+        Value z1 = eb.create<tensor::ExtractSliceOp>(
+            el, RankedTensorType::get({dk}, f32), norm,
+            ArrayRef<OpFoldResult>{bi, hi, eb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{eb.getIndexAttr(1), eb.getIndexAttr(1),
+                                   eb.getIndexAttr(dk)},
+            ArrayRef<OpFoldResult>{eb.getIndexAttr(1), eb.getIndexAttr(1),
+                                   eb.getIndexAttr(1)});
+        Value num = buildMatmul(eb, el, sq, m2);
+        Value den = buildGeneric(
+            eb, el, filledTensor(eb, el, {rows}, f32, 0.0), {sq, z1},
+            {id2, col}, row,
+            {utils::IteratorType::parallel, utils::IteratorType::reduction},
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              return nb
+                  .create<arith::AddFOp>(
+                      nl, a[2], nb.create<arith::MulFOp>(nl, a[0], a[1]))
+                  .getResult();
+            });
+        Value g = toCompute(eb, el, eb.create<tensor::ExtractOp>(el, beta, hi),
+                            f32);
+        Value one = floatConst(eb, el, f32, 1.0);
+        g = eb.create<arith::DivFOp>(
+            el, one,
+            eb.create<arith::AddFOp>(
+                el, one,
+                eb.create<math::ExpOp>(el, eb.create<arith::NegFOp>(el, g))));
+        return buildGeneric(
+            eb, el, emptyTensor(eb, el, {rows, dv}, elt), {num, den, dot},
+            {id2, row, id2}, id2,
+            {utils::IteratorType::parallel, utils::IteratorType::parallel},
+            [&](OpBuilder &nb, Location nl, ValueRange a) {
+              Value zero = floatConst(nb, nl, f32, 0.0);
+              Value nz = nb.create<arith::CmpFOp>(
+                  nl, arith::CmpFPredicate::UNE, a[1], zero);
+              Value amem = nb.create<arith::SelectOp>(
+                  nl, nz, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
+              Value mixed = nb.create<arith::AddFOp>(
+                  nl, nb.create<arith::MulFOp>(nl, g, amem),
+                  nb.create<arith::MulFOp>(
+                      nl, nb.create<arith::SubFOp>(nl, one, g), a[2]));
+              return fromCompute(nb, nl, mixed, elt);
+            });
+      };
+      Value o = buildFlashAttention(b, l, args, epilogue);
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           off, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(bsz),
+                                         b.getIndexAttr(heads),
+                                         b.getIndexAttr(len), b.getIndexAttr(dv)};
+      SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+      Value outNew = b.create<tensor::InsertSliceOp>(l, o, out, offsets, sizes,
+                                                     strides);
+      auto update = b.create<MemoryUpdateOp>(l, op.getRuleAttr(), ks, vs,
+                                             memory, norm);
+      return SmallVector<Value>{outNew, update.getNewMemory(),
+                                update.getNewNorm()};
+    };
+
+    SmallVector<Value> state = {emptyTensor(rewriter, loc, {bsz, heads, t, dv},
+                                            elt),
+                                op.getMemory(), op.getNorm()};
+    int64_t full = t / n, tail = t % n;
+    if (full > 0) {
+      auto loop = rewriter.create<scf::ForOp>(
+          loc, indexConst(rewriter, loc, 0), indexConst(rewriter, loc, full),
+          indexConst(rewriter, loc, 1), state,
+          [&](OpBuilder &b, Location l, Value s, ValueRange st) {
+            Value off = b.create<arith::MulIOp>(l, s, indexConst(b, l, n));
+            b.create<scf::YieldOp>(l, segment(b, l, off, n, st[0], st[1],
+                                              st[2]));
+          });
+      state.assign(loop.getResults().begin(), loop.getResults().end());
+    }
+    if (tail > 0)
+      state = segment(rewriter, loc, rewriter.getIndexAttr(full * n), tail,
+                      state[0], state[1], state[2]);
+    rewriter.replaceOp(op, state);
     return success();
   }
 };
@@ -369,5 +579,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
 } // namespace
 
 void lowering::populateAttentionPatterns(RewritePatternSet &patterns) {
-  patterns.add<AttentionLowering>(patterns.getContext());
+  patterns.add<AttentionLowering, MemoryAttentionLowering>(
+      patterns.getContext());
 }

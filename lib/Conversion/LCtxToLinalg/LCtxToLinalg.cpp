@@ -39,7 +39,7 @@ struct ConvertLCtxToLinalgPass
       return signalPassFailure();
     // Every lctx op must be gone; name the first one that is not.
     WalkResult left = getOperation()->walk([](Operation *op) {
-      if (isa<MemoryAttentionOp, RouteMoeOp>(op)) {
+      if (isa<RouteMoeOp>(op)) {
         op->emitError() << "convert-lctx-to-linalg: composite op '"
                         << op->getName()
                         << "' must be decomposed first (lctx-decompose)";

@@ -73,6 +73,31 @@ Value buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
 Value buildRope(OpBuilder &b, Location loc, Value x, Value pos, double theta,
                 std::optional<int64_t> chunk);
 
+/// Operands and attributes of a flash-attention computation (the semantics
+/// of lctx.attention).
+struct FlashAttentionArgs {
+  Value query, key, value;
+  Value qPositions, kPositions; // both or neither
+  bool causal = true;
+  std::optional<int64_t> chunkSize;
+  double scale = 1.0;
+  std::optional<double> ropeTheta;
+  Type resultElementType;
+};
+
+/// Maps one normalized f32 output tile [Bq, Dv] of batch `b`, head `h`
+/// (with the matching f32 query tile [Bq, Dh] before RoPE) to the tile of
+/// the result's element type that is written out.
+using FlashEpilogue = function_ref<Value(OpBuilder &, Location, Value b,
+                                         Value h, Value queryTile,
+                                         Value outTile)>;
+
+/// Tiled attention with an online softmax (Attention.cpp); `epilogue` may
+/// be null (plain conversion to the result type).
+Value buildFlashAttention(OpBuilder &b, Location loc,
+                          const FlashAttentionArgs &args,
+                          FlashEpilogue epilogue);
+
 //===----------------------------------------------------------------------===//
 // Per-family pattern sets
 //===----------------------------------------------------------------------===//
