@@ -6,6 +6,8 @@
 
 #include "lctx/Pipelines/Pipelines.h"
 
+#include "CPUCodegen.h"
+
 #include "lctx/Conversion/Passes.h"
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 #include "lctx/Dialect/LCtx/Transforms/Passes.h"
@@ -19,14 +21,18 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -64,19 +70,110 @@ struct PrepareEntryPointsPass
     }
   }
 };
+
+/// Marks the tensor arguments of entry points read-only for bufferization:
+/// inputs and weights belong to the caller (weights may be mapped
+/// read-only), so an op that would update one in place works on a copy.
+struct ReadOnlyArgumentsPass
+    : PassWrapper<ReadOnlyArgumentsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ReadOnlyArgumentsPass)
+  StringRef getArgument() const final { return "lctx-read-only-arguments"; }
+  void runOnOperation() override {
+    auto readOnly = BoolAttr::get(&getContext(), false);
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (!func.isPublic() || func.isExternal())
+        continue;
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+        if (isa<TensorType>(func.getArgument(i).getType()))
+          func.setArgAttr(
+              i, bufferization::BufferizationDialect::kWritableAttrName,
+              readOnly);
+    }
+  }
+};
+
+/// Lets a result buffer be the caller's out-param itself. After
+/// buffer-results-to-out-params (with hoistStaticAllocs off) a result is
+/// computed into a fresh `memref.alloc` and then `linalg.copy`-ed into the
+/// out-param; when the out-param is used by nothing else and the alloc is
+/// neither used after the copy (but by its dealloc) nor passed elsewhere,
+/// the alloc is replaced by the out-param and the copy and dealloc go.
+struct ForwardOutParamsPass
+    : PassWrapper<ForwardOutParamsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ForwardOutParamsPass)
+  StringRef getArgument() const final { return "lctx-forward-out-params"; }
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    Block &entry = func.getBody().front();
+    SmallVector<linalg::CopyOp> copies(entry.getOps<linalg::CopyOp>());
+    for (linalg::CopyOp copy : copies) {
+      if (!copy.hasPureBufferSemantics())
+        continue;
+      Value src = copy.getInputs()[0], dst = copy.getOutputs()[0];
+      auto alloc = src.getDefiningOp<memref::AllocOp>();
+      auto arg = dyn_cast<BlockArgument>(dst);
+      if (!alloc || !arg || arg.getOwner() != &entry ||
+          alloc->getBlock() != &entry || src.getType() != dst.getType() ||
+          !dst.hasOneUse())
+        continue;
+      SmallVector<Operation *> deallocs;
+      bool ok = true;
+      for (OpOperand &use : src.getUses()) {
+        Operation *user = use.getOwner();
+        if (user == copy)
+          continue;
+        if (isa<memref::DeallocOp>(user)) {
+          deallocs.push_back(user);
+          continue;
+        }
+        Operation *top = entry.findAncestorOpInBlock(*user);
+        if (!top || !top->isBeforeInBlock(copy)) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok)
+        continue;
+      for (Operation *d : deallocs)
+        d->erase();
+      copy->erase();
+      src.replaceAllUsesWith(dst);
+      alloc->erase();
+    }
+  }
+};
+
 bool convertAllFunctions(func::FuncOp *) { return true; }
 } // namespace
 
 void lctx::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
+  // memory.attention is lowered fused (retrieval and gate in the attention
+  // epilogue), so only route.moe is decomposed here.
   FrontendPipelineOptions frontend;
-  frontend.decompose = options.decompose;
+  frontend.decompose = false;
   buildFrontendPipeline(pm, frontend);
+  if (options.decompose) {
+    static const std::string kDecomposed[] = {"route.moe"};
+    LCtxDecomposePassOptions decompose;
+    decompose.ops = kDecomposed;
+    pm.addPass(createLCtxDecomposePass(decompose));
+  }
 
   // lctx -> linalg on tensors, fused.
   pm.addPass(createConvertLCtxToLinalgPass());
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Matmul-class ops -> cache-blocked, register-tiled vector loops (still on
+  // tensors); the other linalg ops stay and become loops after
+  // bufferization.
+  pm.addNestedPass<func::FuncOp>(createCPUContractionCodegenPass());
+  pm.addNestedPass<func::FuncOp>(createCPUGenericVectorizePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
@@ -93,6 +190,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   bufferization.bufferizeFunctionBoundaries = true;
   bufferization.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
+  pm.addPass(std::make_unique<ReadOnlyArgumentsPass>());
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
@@ -108,8 +206,11 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(std::make_unique<ForwardOutParamsPass>());
 
-  // Loops, then the LLVM dialect.
+  // Loops, then the LLVM dialect. Subviews fold into the loads, stores and
+  // vector transfers that use them.
+  pm.addNestedPass<func::FuncOp>(memref::createFoldMemRefAliasOpsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -121,6 +222,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(arith::createArithExpandOpsPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
@@ -129,6 +231,8 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
 }
 
 void lctx::registerLCtxPipelines() {
+  registerCPUContractionCodegenPass();
+  registerCPUGenericVectorizePass();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "

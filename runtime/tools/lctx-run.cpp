@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 namespace {
@@ -591,6 +592,12 @@ int run(const Options &options, const lctxrt::Artifact &artifact) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // Entry points allocate their temporaries with malloc on every call. Keep
+  // freed memory in the process (no trimming, no per-block mmap below
+  // 64 MiB) so repeated calls reuse warm pages instead of faulting them in
+  // again; a session-owned arena in the runtime will replace this.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   Options options;
   if (int status = parseArgs(argc, argv, options); status >= 0)
     return status;

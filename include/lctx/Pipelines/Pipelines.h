@@ -36,7 +36,8 @@ void buildFrontendPipeline(OpPassManager &pm,
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<bool> decompose{
       *this, "decompose",
-      llvm::cl::desc("Run lctx-decompose in the frontend part"),
+      llvm::cl::desc("Decompose route.moe before lowering (memory.attention "
+                     "is lowered fused)"),
       llvm::cl::init(true)};
 };
 

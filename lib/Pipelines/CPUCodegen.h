@@ -1,0 +1,42 @@
+//===- CPUCodegen.h - Vector code generation passes for the CPU -*- C++ -*-===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// Private to lib/Pipelines: the passes of the CPU pipeline that turn linalg
+// ops on tensors into vector loops before bufferization.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LCTX_LIB_PIPELINES_CPUCODEGEN_H
+#define LCTX_LIB_PIPELINES_CPUCODEGEN_H
+
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+
+namespace mlir::lctx {
+
+/// `lctx-cpu-contraction-codegen` (on func.func, tensors): every f32 linalg
+/// contraction (matmul, matmul_transpose_b, batch_matmul, or a generic with a
+/// mul-add body and projected-permutation maps) becomes loops over cache
+/// blocks and Mr x Nr register tiles whose accumulators stay in vector
+/// registers across the reduction loop. Tile sizes default to the host's
+/// vector width.
+std::unique_ptr<Pass> createCPUContractionCodegenPass();
+
+/// `lctx-cpu-vectorize-generics` (on func.func, tensors): elementwise
+/// linalg.generic ops, and reductions along the innermost dim with an add or
+/// min/max combiner, become loops over native-length vectors of the
+/// innermost dim (CPUGenerics.cpp).
+std::unique_ptr<Pass> createCPUGenericVectorizePass();
+
+/// Register the passes with the global registry (for lctx-opt).
+void registerCPUContractionCodegenPass();
+void registerCPUGenericVectorizePass();
+
+/// f32 lanes in the host's widest vector register (16, 8 or 4).
+int64_t hostF32VectorLanes();
+
+} // namespace mlir::lctx
+
+#endif // LCTX_LIB_PIPELINES_CPUCODEGEN_H
