@@ -38,13 +38,11 @@ constexpr auto kParallel = utils::IteratorType::parallel;
 constexpr auto kReduction = utils::IteratorType::reduction;
 constexpr int64_t kTile = 64;
 
+/// Shorthand for selectDims.
 AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
   return selectDims(ctx, n, dims);
 }
 
-Value i64Const(OpBuilder &b, Location l, int64_t v) {
-  return b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(v));
-}
 
 /// Positions [B, T] as i64: `given` converted, or `offset + t`; entries at
 /// t >= `valid` (padding to whole tiles) are -1, i.e. masked keys.

@@ -48,6 +48,36 @@ Value lowering::indexConst(OpBuilder &b, Location loc, int64_t value) {
   return b.create<arith::ConstantIndexOp>(loc, value);
 }
 
+Value lowering::i32Const(OpBuilder &b, Location loc, int64_t value) {
+  return b.create<arith::ConstantOp>(loc, b.getI32IntegerAttr(value));
+}
+
+Value lowering::i64Const(OpBuilder &b, Location loc, int64_t value) {
+  return b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(value));
+}
+
+std::pair<Value, Value> lowering::clampIndex(OpBuilder &b, Location l,
+                                             Value idx, int64_t bound) {
+  Type t = idx.getType();
+  auto cst = [&](int64_t v) {
+    return b.create<arith::ConstantOp>(l, b.getIntegerAttr(t, v)).getResult();
+  };
+  Value valid = b.create<arith::AndIOp>(
+      l, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, idx, cst(0)),
+      b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, idx, cst(bound)));
+  Value safe = b.create<arith::SelectOp>(l, valid, idx, cst(0));
+  return {b.create<arith::IndexCastOp>(l, b.getIndexType(), safe), valid};
+}
+
+Value lowering::lookupRowOrZero(OpBuilder &b, Location l, Value table,
+                                Value idx, Value col) {
+  auto type = cast<RankedTensorType>(table.getType());
+  auto [row, valid] = clampIndex(b, l, idx, type.getShape()[0]);
+  Value v = b.create<tensor::ExtractOp>(l, table, ValueRange{row, col});
+  return b.create<arith::SelectOp>(l, valid, v,
+                                   floatConst(b, l, type.getElementType(), 0));
+}
+
 Value lowering::emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                           Type elementType) {
   return b.create<tensor::EmptyOp>(loc, shape, elementType);

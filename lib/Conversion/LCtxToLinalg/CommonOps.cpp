@@ -201,31 +201,12 @@ struct EmbeddingLowering : StaticPattern<EmbeddingOp> {
     auto outType = op.getType();
     unsigned rank = outType.getRank();
     Value table = op.getTable(), ids = op.getIds();
-    int64_t vocab = op.getTable().getType().getShape()[0];
     Type elt = outType.getElementType();
     Value result = buildIndexGeneric(
         rewriter, loc, outType.getShape(), elt,
         [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
           Value id = b.create<tensor::ExtractOp>(l, ids, idx.drop_back());
-          Value id64 = id.getType().isInteger(64)
-                           ? id
-                           : b.create<arith::ExtSIOp>(l, b.getI64Type(), id)
-                                 .getResult();
-          // An id outside [0, V) gives a zero row.
-          Value inRange = b.create<arith::AndIOp>(
-              l,
-              b.create<arith::CmpIOp>(
-                  l, arith::CmpIPredicate::sge, id64,
-                  b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0))),
-              b.create<arith::CmpIOp>(
-                  l, arith::CmpIPredicate::slt, id64,
-                  b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(vocab))));
-          Value row = b.create<arith::IndexCastOp>(l, b.getIndexType(), id64);
-          row = b.create<arith::SelectOp>(l, inRange, row, indexConst(b, l, 0));
-          Value v = b.create<tensor::ExtractOp>(
-              l, table, ValueRange{row, idx[rank - 1]});
-          return b.create<arith::SelectOp>(l, inRange, v,
-                                           floatConst(b, l, elt, 0.0));
+          return lookupRowOrZero(b, l, table, id, idx[rank - 1]);
         });
     rewriter.replaceOp(op, result);
     return success();

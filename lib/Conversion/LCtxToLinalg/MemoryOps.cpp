@@ -32,6 +32,7 @@ Value sigma(OpBuilder &b, Location l, Value x) {
       b.create<math::ExpOp>(l, x));
 }
 
+/// Shorthand for selectDims.
 AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
   return selectDims(ctx, n, dims);
 }

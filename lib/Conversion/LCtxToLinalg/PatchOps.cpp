@@ -16,27 +16,11 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-/// table[ids[b, t], d] as an index computation, or a zero row when the id is
-/// outside [0, V) (the convention of lctx.embedding).
+/// table[ids[b, t], d], or a zero row when the id is outside [0, V).
 Value lookupRow(OpBuilder &b, Location l, Value table, Value ids, Value bIdx,
                 Value t, Value d) {
-  int64_t vocab = cast<RankedTensorType>(table.getType()).getShape()[0];
-  Type elt = cast<RankedTensorType>(table.getType()).getElementType();
   Value id = b.create<tensor::ExtractOp>(l, ids, ValueRange{bIdx, t});
-  if (!id.getType().isInteger(64))
-    id = b.create<arith::ExtSIOp>(l, b.getI64Type(), id);
-  Value inRange = b.create<arith::AndIOp>(
-      l,
-      b.create<arith::CmpIOp>(
-          l, arith::CmpIPredicate::sge, id,
-          b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0))),
-      b.create<arith::CmpIOp>(
-          l, arith::CmpIPredicate::slt, id,
-          b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(vocab))));
-  Value row = b.create<arith::IndexCastOp>(l, b.getIndexType(), id);
-  row = b.create<arith::SelectOp>(l, inRange, row, indexConst(b, l, 0));
-  Value v = b.create<tensor::ExtractOp>(l, table, ValueRange{row, d});
-  return b.create<arith::SelectOp>(l, inRange, v, floatConst(b, l, elt, 0));
+  return lookupRowOrZero(b, l, table, id, d);
 }
 
 struct PatchEmbedLowering : OpRewritePattern<PatchEmbedOp> {

@@ -30,6 +30,19 @@ Value toCompute(OpBuilder &b, Location loc, Value v, Type computeTy);
 Value fromCompute(OpBuilder &b, Location loc, Value v, Type elementType);
 Value floatConst(OpBuilder &b, Location loc, Type type, double value);
 Value indexConst(OpBuilder &b, Location loc, int64_t value);
+Value i32Const(OpBuilder &b, Location loc, int64_t value);
+Value i64Const(OpBuilder &b, Location loc, int64_t value);
+
+/// For an integer index `idx` (any width) and a bound: the validity bit
+/// `0 <= idx < bound`, and `idx` as an index clamped to 0 when invalid (so a
+/// load stays in bounds while its result is discarded).
+std::pair<Value, Value> clampIndex(OpBuilder &b, Location loc, Value idx,
+                                   int64_t bound);
+
+/// table[idx, col] for a [V, D] `table`, or 0 when `idx` is outside [0, V)
+/// (the convention of lctx.embedding and the patch ops).
+Value lookupRowOrZero(OpBuilder &b, Location loc, Value table, Value idx,
+                      Value col);
 
 /// tensor.empty of a static shape.
 Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,

@@ -24,16 +24,11 @@ namespace {
 constexpr auto kParallel = utils::IteratorType::parallel;
 constexpr auto kReduction = utils::IteratorType::reduction;
 
+/// Shorthand for selectDims.
 AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
   return selectDims(ctx, n, dims);
 }
 
-Value i64Const(OpBuilder &b, Location l, int64_t v) {
-  return b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(v));
-}
-Value i32Const(OpBuilder &b, Location l, int32_t v) {
-  return b.create<arith::ConstantOp>(l, b.getI32IntegerAttr(v));
-}
 
 /// Router logits in f32: x [B, S, D] times router [D] ([B, S]) or [D, E]
 /// ([B, S, E]).
@@ -268,17 +263,11 @@ struct RouteDispatchLowering : OpRewritePattern<RouteDispatchOp> {
                                                  ValueRange{bi, si});
           Value sl = b.create<tensor::ExtractOp>(l, op.getSlot(),
                                                  ValueRange{bi, si});
-          auto inRange = [&](Value v, int64_t hi) {
-            return b.create<arith::AndIOp>(
-                l,
-                b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, v,
-                                        i32Const(b, l, 0)),
-                b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, v,
-                                        i32Const(b, l, hi)));
-          };
-          Value keep = b.create<arith::AndIOp>(
-              l, inRange(ex, static_cast<int32_t>(e)),
-              inRange(sl, static_cast<int32_t>(capacity)));
+          // Kept iff expert in [0, E) and slot in [0, C).
+          std::pair<Value, Value> exC = clampIndex(b, l, ex, e);
+          std::pair<Value, Value> slC = clampIndex(b, l, sl, capacity);
+          Value ei = exC.first, si2 = slC.first;
+          Value keep = b.create<arith::AndIOp>(l, exC.second, slC.second);
           auto ifOp = b.create<scf::IfOp>(
               l, keep,
               [&](OpBuilder &tb, Location tl) {
@@ -291,13 +280,11 @@ struct RouteDispatchLowering : OpRewritePattern<RouteDispatchOp> {
                     ArrayRef<OpFoldResult>{tb.getIndexAttr(1),
                                            tb.getIndexAttr(1),
                                            tb.getIndexAttr(1)});
-                Value ei = tb.create<arith::IndexCastOp>(tl, tb.getIndexType(),
-                                                         ex);
                 Value dst = tb.create<arith::AddIOp>(
                     tl,
                     tb.create<arith::MulIOp>(tl, bi,
                                              indexConst(tb, tl, capacity)),
-                    tb.create<arith::IndexCastOp>(tl, tb.getIndexType(), sl));
+                    si2);
                 Value ins = tb.create<tensor::InsertSliceOp>(
                     tl, row, args[0], ArrayRef<OpFoldResult>{ei, dst,
                                                              tb.getIndexAttr(0)},
@@ -343,25 +330,14 @@ struct RouteCombineLowering : OpRewritePattern<RouteCombineOp> {
                                                  idx.take_front(2));
           Value g = b.create<tensor::ExtractOp>(l, op.getGate(),
                                                 idx.take_front(2));
-          auto inRange = [&](Value v, int64_t hi) {
-            return b.create<arith::AndIOp>(
-                l,
-                b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, v,
-                                        i32Const(b, l, 0)),
-                b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, v,
-                                        i32Const(b, l, hi)));
-          };
-          Value keep = b.create<arith::AndIOp>(
-              l, inRange(ex, static_cast<int32_t>(e)),
-              inRange(sl, static_cast<int32_t>(capacity)));
-          Value zeroI = i32Const(b, l, 0);
-          Value ei = b.create<arith::IndexCastOp>(
-              l, b.getIndexType(), b.create<arith::SelectOp>(l, keep, ex, zeroI));
-          Value si = b.create<arith::IndexCastOp>(
-              l, b.getIndexType(), b.create<arith::SelectOp>(l, keep, sl, zeroI));
+          // Kept iff expert in [0, E) and slot in [0, C).
+          std::pair<Value, Value> exC = clampIndex(b, l, ex, e);
+          std::pair<Value, Value> slC = clampIndex(b, l, sl, capacity);
+          Value ei = exC.first, si2 = slC.first;
+          Value keep = b.create<arith::AndIOp>(l, exC.second, slC.second);
           Value row = b.create<arith::AddIOp>(
               l, b.create<arith::MulIOp>(l, idx[0], indexConst(b, l, capacity)),
-              si);
+              si2);
           Value v = b.create<tensor::ExtractOp>(l, buf,
                                                 ValueRange{ei, row, idx[2]});
           Value y = b.create<arith::MulFOp>(l, toCompute(b, l, v, ct),
@@ -506,20 +482,6 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
     return success();
   }
 };
-
-/// idx as index when in [0, S), with the validity bit.
-std::pair<Value, Value> clampIndex(OpBuilder &b, Location l, Value idx,
-                                   int64_t s) {
-  Type t = idx.getType();
-  auto cst = [&](int64_t v) {
-    return b.create<arith::ConstantOp>(l, b.getIntegerAttr(t, v)).getResult();
-  };
-  Value valid = b.create<arith::AndIOp>(
-      l, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, idx, cst(0)),
-      b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, idx, cst(s)));
-  Value safe = b.create<arith::SelectOp>(l, valid, idx, cst(0));
-  return {b.create<arith::IndexCastOp>(l, b.getIndexType(), safe), valid};
-}
 
 struct RouteGatherLowering : OpRewritePattern<RouteGatherOp> {
   using OpRewritePattern::OpRewritePattern;
