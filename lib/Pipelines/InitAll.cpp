@@ -18,6 +18,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Complex/IR/Complex.h"
@@ -35,7 +36,8 @@ void mlir::lctx::registerAllLCtxDialects(DialectRegistry &registry) {
                   scf::SCFDialect, tensor::TensorDialect>();
   // What the CPU pipeline lowers through.
   registry.insert<bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                  LLVM::LLVMDialect, memref::MemRefDialect>();
+                  LLVM::LLVMDialect, memref::MemRefDialect,
+                  omp::OpenMPDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);

@@ -20,7 +20,10 @@
 #include "mlir/Conversion/MathToLibm/MathToLibm.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
@@ -146,6 +149,37 @@ struct ForwardOutParamsPass
 };
 
 bool convertAllFunctions(func::FuncOp *) { return true; }
+
+/// convert-scf-to-openmp wraps each parallel body in memref.alloca_scope,
+/// which must stay a single block, so lowering the loops inside it to
+/// branches would make it invalid. A scope that holds no alloca bounds
+/// nothing: inline it.
+struct InlineAllocaFreeScopesPass
+    : PassWrapper<InlineAllocaFreeScopesPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(InlineAllocaFreeScopesPass)
+  StringRef getArgument() const final {
+    return "lctx-inline-alloca-free-scopes";
+  }
+  void runOnOperation() override {
+    SmallVector<memref::AllocaScopeOp> scopes;
+    getOperation().walk([&](memref::AllocaScopeOp scope) {
+      bool hasAlloca = false;
+      scope.walk([&](memref::AllocaOp) { hasAlloca = true; });
+      if (!hasAlloca)
+        scopes.push_back(scope);
+    });
+    for (memref::AllocaScopeOp scope : scopes) {
+      Block &body = scope.getBodyRegion().front();
+      Operation *ret = body.getTerminator();
+      SmallVector<Value> results(ret->getOperands());
+      ret->erase();
+      scope->getBlock()->getOperations().splice(
+          Block::iterator(scope), body.getOperations());
+      scope->replaceAllUsesWith(results);
+      scope->erase();
+    }
+  }
+};
 } // namespace
 
 void lctx::buildCPUPipeline(OpPassManager &pm,
@@ -214,6 +248,11 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // Independent iterations (scf.forall, e.g. attention's query tiles) run on
+  // the OpenMP thread pool (OMP_NUM_THREADS, lctx-run --threads).
+  pm.addPass(createForallToParallelLoopPass());
+  pm.addPass(createConvertSCFToOpenMPPass());
+  pm.addPass(std::make_unique<InlineAllocaFreeScopesPass>());
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(std::make_unique<PrepareEntryPointsPass>());
   pm.addPass(createConvertMathToLibmPass());
@@ -226,6 +265,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }

@@ -55,6 +55,8 @@ const char kUsage[] =
     "  --output FILE         write the outputs to a safetensors file\n"
     "  --print N             values printed per output (default 8)\n"
     "  --repeat N            run N times and report the median (default 1)\n"
+    "  --threads N           threads for parallel loops (default: all cores,\n"
+    "                        or OMP_NUM_THREADS)\n"
     "  --info                describe sections, entry points, arguments and\n"
     "                        weights instead of running\n"
     "  --help                show this help\n"
@@ -127,7 +129,7 @@ int parseArgs(int argc, char **argv, Options &options) {
     std::string name = arg.substr(0, eq);
     static const char *const kValued[] = {
         "--entry",         "--weights", "--input", "--inputs",
-        "--random-inputs", "--output",  "--print", "--repeat"};
+        "--random-inputs", "--output",  "--print", "--repeat", "--threads"};
     if (std::find_if(std::begin(kValued), std::end(kValued),
                      [&](const char *known) { return name == known; }) ==
         std::end(kValued))
@@ -163,6 +165,12 @@ int parseArgs(int argc, char **argv, Options &options) {
       options.seed = number;
     } else if (name == "--print") {
       options.print = static_cast<size_t>(number);
+    } else if (name == "--threads") {
+      if (number == 0 || number > 1024)
+        return usageError("--threads expects 1 to 1024, got '" + value + "'");
+      // Parallel loops of the generated code run on the OpenMP runtime the
+      // artifact's code loads; its size is read when the code first runs.
+      setenv("OMP_NUM_THREADS", value.c_str(), 1);
     } else if (number == 0 || number > 1000000) {
       return usageError("--repeat expects 1 to 1000000, got '" + value + "'");
     } else {

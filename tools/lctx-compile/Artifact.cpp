@@ -156,8 +156,9 @@ bool lctxc::linkSharedObject(const std::string &object,
     }
     os << object;
   }
-  SmallVector<StringRef> args = {clang, "-shared", "-o", soPath, objPath,
-                                 "-lm"};
+  // -fopenmp links the OpenMP runtime (libomp) that parallel loops call.
+  SmallVector<StringRef> args = {clang, "-shared", "-fopenmp", "-o", soPath,
+                                 objPath, "-lm"};
   std::string message;
   int rc = sys::ExecuteAndWait(clang, args, std::nullopt, {}, 0, 0, &message);
   if (rc != 0) {

@@ -186,10 +186,14 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
 
     Value out = emptyTensor(rewriter, loc, {bsz, heads, tqPad, dv}, elt);
     Value c0 = indexConst(rewriter, loc, 0), c1 = indexConst(rewriter, loc, 1);
-    auto outer = rewriter.create<scf::ForOp>(
-        loc, c0, indexConst(rewriter, loc, bsz * heads * nq), c1,
-        ValueRange{out},
-        [&](OpBuilder &b, Location l, Value iv, ValueRange acc0) {
+    // The (batch, head, query tile) iterations are independent: an
+    // scf.forall, which the CPU pipeline runs on the OpenMP thread pool.
+    auto outer = rewriter.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(bsz * heads * nq)},
+        ValueRange{out}, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange regionArgs) {
+          Value iv = regionArgs[0];
+          Value sharedOut = regionArgs[1];
           Value nqC = indexConst(b, l, nq);
           Value qi = b.create<arith::RemUIOp>(l, iv, nqC);
           Value bh = b.create<arith::DivUIOp>(l, iv, nqC);
@@ -358,9 +362,12 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
                                              b.getIndexAttr(bq),
                                              b.getIndexAttr(dv)};
           SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-          Value ins = b.create<tensor::InsertSliceOp>(l, o, acc0[0], offsets,
-                                                      sizes, strides);
-          b.create<scf::YieldOp>(l, ins);
+          // With a body builder, the terminator is ours to create.
+          auto terminator = b.create<scf::InParallelOp>(l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(terminator.getBody());
+          b.create<tensor::ParallelInsertSliceOp>(l, o, sharedOut, offsets,
+                                                  sizes, strides);
         });
     Value result = outer.getResult(0);
     if (tqPad != tq) {

@@ -63,12 +63,12 @@ func.func @gelu_bf16(%x: tensor<3x8xbf16>, %w1: tensor<8x16xbf16>, %w2: tensor<1
 
 // -----
 
-// Attention is tiled with an online softmax: a loop over (batch, head,
-// query tile), an inner loop over key tiles with the GQA head g = h / 2,
-// per-tile score matmuls, and no [B, H, Tq, Tk] score tensor.
+// Attention is tiled with an online softmax: a parallel loop (scf.forall)
+// over (batch, head, query tile), an inner loop over key tiles with the GQA
+// head g = h / 2, per-tile score matmuls, and no [B, H, Tq, Tk] scores.
 // CHECK-LABEL: func.func @attention_gqa
 // CHECK-NOT: tensor<1x4x5x5xf32>
-// CHECK: scf.for
+// CHECK: scf.forall
 // CHECK:   arith.divui %{{.+}}, %c2
 // CHECK:   scf.for
 // CHECK:     linalg.matmul_transpose_b ins(%{{.+}}, %{{.+}} : tensor<5x8xf32>, tensor<5x8xf32>)
@@ -76,7 +76,8 @@ func.func @gelu_bf16(%x: tensor<3x8xbf16>, %w1: tensor<8x16xbf16>, %w2: tensor<1
 // CHECK:     math.exp
 // CHECK:     linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<5x5xf32>, tensor<5x8xf32>)
 // CHECK:   arith.divf
-// CHECK:   tensor.insert_slice
+// CHECK:   scf.forall.in_parallel
+// CHECK:     tensor.parallel_insert_slice
 func.func @attention_gqa(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: tensor<1x2x5x8xf32>) -> tensor<1x4x5x8xf32> {
   %0 = lctx.attention %q, %k, %v : tensor<1x4x5x8xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5x8xf32>
   return %0 : tensor<1x4x5x8xf32>
