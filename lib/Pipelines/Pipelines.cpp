@@ -206,7 +206,12 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   // Matmul-class ops -> cache-blocked, register-tiled vector loops (still on
   // tensors); the other linalg ops stay and become loops after
   // bufferization.
-  pm.addNestedPass<func::FuncOp>(createCPUContractionCodegenPass());
+  // Disabled: with it, the shipped MEGABYTE model reads uninitialized
+  // memory (valgrind on an --cpu=x86-64-v3 build: 33k errors into sqrtf of
+  // the second rms_norm, 0 without the pass; outputs change under
+  // MALLOC_PERTURB_). Its own tests pass, so the fault is in how it composes
+  // with the rest of the function; re-enable once found.
+  // pm.addNestedPass<func::FuncOp>(createCPUContractionCodegenPass());
   pm.addNestedPass<func::FuncOp>(createCPUGenericVectorizePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
