@@ -69,6 +69,16 @@ TEST(ShapeUtils, DepthTopK) {
   EXPECT_EQ(depthTopK(kDyn, 0.5), kDyn);
 }
 
+// Inference runs before the verifier: invalid factors must not reach a
+// float-to-integer conversion (undefined behaviour; found by UBSan).
+TEST(ShapeUtils, InvalidFactorsAreSafe) {
+  EXPECT_EQ(depthTopK(64, std::nan("")), 0);
+  EXPECT_EQ(depthTopK(64, -1.0), 0);
+  EXPECT_EQ(depthTopK(64, INFINITY), 0);
+  EXPECT_EQ(switchCapacity(64, 8, std::nan(""), false), 1);
+  EXPECT_EQ(switchCapacity(64, 8, INFINITY, false), 1);
+}
+
 TEST(ShapeUtils, NumSegments) {
   EXPECT_EQ(numSegments(200, 64), 4);
   EXPECT_EQ(numSegments(192, 64), 3);

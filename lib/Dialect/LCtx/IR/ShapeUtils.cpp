@@ -37,6 +37,11 @@ int64_t lctx::divDims(int64_t a, int64_t b) {
 /// the exact integer rather than one less after binary rounding.
 static int64_t floorProduct(int64_t x, double f) {
   double product = static_cast<double>(x) * f;
+  // Shape inference runs before the verifier rejects a NaN, infinite or
+  // negative factor; never convert such a value to an integer (UB).
+  if (!std::isfinite(product) || product <= 0)
+    return 0;
+  product = std::min(product, 9.0e18);
   return static_cast<int64_t>(std::floor(product + 1e-9 * std::max(1.0, product)));
 }
 
@@ -50,6 +55,9 @@ int64_t lctx::switchCapacity(int64_t groupSize, int64_t numExperts,
     return ShapedType::kDynamic;
   double perExpert = static_cast<double>(groupSize) * capacityFactor /
                      static_cast<double>(numExperts);
+  if (!std::isfinite(perExpert) || perExpert <= 0)
+    return 1; // An invalid factor is the verifier's to report.
+  perExpert = std::min(perExpert, 9.0e18);
   int64_t capacity = static_cast<int64_t>(
       std::floor(perExpert + 1e-9 * std::max(1.0, perExpert)));
   return std::max<int64_t>(1, capacity);
