@@ -505,3 +505,20 @@ std::string lctxrt::json::quote(std::string_view text) {
   out += '"';
   return out;
 }
+
+std::string lctxrt::json::describe(const Value &value) {
+  switch (value.kind()) {
+  case Value::Kind::Int:
+    return std::to_string(value.getInt());
+  case Value::Kind::Double:
+    return "a non-integer or out-of-range number";
+  case Value::Kind::String:
+    return quote(value.getString());
+  case Value::Kind::Array:
+    return "an array";
+  case Value::Kind::Object:
+    return "an object";
+  default:
+    return std::string("a ") + Value::kindName(value.kind());
+  }
+}

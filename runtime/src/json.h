@@ -141,6 +141,10 @@ bool isValidUtf8(std::string_view text);
 /// should be valid UTF-8.
 std::string quote(std::string_view text);
 
+/// Describes a value for an error message about its type or range: the
+/// integer itself, a quoted string, or its kind ("an array", ...).
+std::string describe(const Value &value);
+
 } // namespace lctxrt::json
 
 #endif // LCTXRT_SRC_JSON_H

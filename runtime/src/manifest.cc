@@ -42,23 +42,6 @@ constexpr const char *kHostArchs[] = {"aarch64", "arm64"};
 constexpr const char *kHostArchs[] = {"unknown"};
 #endif
 
-/// Describes a JSON value of the wrong type.
-std::string describe(const json::Value &value) {
-  switch (value.kind()) {
-  case json::Value::Kind::Int:
-    return std::to_string(value.getInt());
-  case json::Value::Kind::Double:
-    return "a non-integer or out-of-range number";
-  case json::Value::Kind::String:
-    return json::quote(value.getString());
-  case json::Value::Kind::Array:
-    return "an array";
-  case json::Value::Kind::Object:
-    return "an object";
-  default:
-    return std::string("a ") + json::Value::kindName(value.kind());
-  }
-}
 
 /// Validates one manifest; `where` arguments prefix messages ("entry 'x': ").
 class ManifestParser {
@@ -113,7 +96,7 @@ lctxrt_status_t ManifestParser::getString(const json::Value &object,
     return required ? formatError(where + "missing key '" + key + "'")
                     : nullptr;
   if (!value->isString())
-    return formatError(where + "'" + key + "' is " + describe(*value) +
+    return formatError(where + "'" + key + "' is " + json::describe(*value) +
                        ", expected a string");
   const std::string &text = value->getString();
   if (nonEmpty && text.empty())
@@ -135,7 +118,7 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
                        std::to_string(parseError.offset) + ": " +
                        parseError.message);
   if (!root.isObject())
-    return formatError("the manifest is " + describe(root) +
+    return formatError("the manifest is " + json::describe(root) +
                        ", expected a JSON object");
 
   std::string format;
@@ -150,7 +133,7 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
   if (!version)
     return status;
   if (!version->isInt())
-    return formatError("'version' is " + describe(*version) +
+    return formatError("'version' is " + json::describe(*version) +
                        ", expected an integer");
   if (version->getInt() != 1)
     return error(LCTXRT_UNSUPPORTED,
@@ -166,7 +149,7 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
     if (!alignment->isInt() || alignment->getInt() < 1 ||
         alignment->getInt() > kMaxBufferAlignment ||
         (alignment->getInt() & (alignment->getInt() - 1)) != 0)
-      return formatError("'buffer_alignment' is " + describe(*alignment) +
+      return formatError("'buffer_alignment' is " + json::describe(*alignment) +
                          ", expected a power of two from 1 to 4096");
     out.bufferAlignment = static_cast<size_t>(alignment->getInt());
   }
@@ -178,7 +161,7 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
   if (!entries)
     return status;
   if (!entries->isArray())
-    return formatError("'entry_points' is " + describe(*entries) +
+    return formatError("'entry_points' is " + json::describe(*entries) +
                        ", expected an array");
   if (entries->getArray().empty())
     return formatError("'entry_points' is empty");
@@ -194,7 +177,7 @@ lctxrt_status_t ManifestParser::parseTarget(const json::Value &root) {
   if (!target)
     return status;
   if (!target->isObject())
-    return formatError("'target' is " + describe(*target) +
+    return formatError("'target' is " + json::describe(*target) +
                        ", expected an object");
   const std::string where = "target: ";
   if ((status =
@@ -241,7 +224,7 @@ lctxrt_status_t ManifestParser::parseType(const json::Value &object,
   if (!shape)
     return status;
   if (!shape->isArray())
-    return formatError(where + "'shape' is " + describe(*shape) +
+    return formatError(where + "'shape' is " + json::describe(*shape) +
                        ", expected an array of non-negative integers");
   const json::Array &dims = shape->getArray();
   if (dims.size() > LCTXRT_MAX_RANK)
@@ -254,7 +237,7 @@ lctxrt_status_t ManifestParser::parseType(const json::Value &object,
   for (size_t i = 0; i < dims.size(); ++i) {
     if (!dims[i].isInt() || dims[i].getInt() < 0)
       return formatError(where + "shape[" + std::to_string(i) + "] is " +
-                         describe(dims[i]) +
+                         json::describe(dims[i]) +
                          ", expected a non-negative integer");
     type.shape.push_back(dims[i].getInt());
     hasZero |= dims[i].getInt() == 0;
@@ -283,13 +266,13 @@ lctxrt_status_t ManifestParser::parseWeights(const json::Value &root) {
   if (!weights)
     return status;
   if (!weights->isArray())
-    return formatError("'weights' is " + describe(*weights) +
+    return formatError("'weights' is " + json::describe(*weights) +
                        ", expected an array");
   for (size_t i = 0; i < weights->getArray().size(); ++i) {
     const json::Value &value = weights->getArray()[i];
     std::string where = "weights[" + std::to_string(i) + "]: ";
     if (!value.isObject())
-      return formatError(where + "is " + describe(value) +
+      return formatError(where + "is " + json::describe(value) +
                          ", expected an object");
     ArgSpec weight;
     weight.role = LCTXRT_ARG_ROLE_WEIGHT;
@@ -309,7 +292,7 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
                                            size_t index) {
   std::string where = "entry_points[" + std::to_string(index) + "]: ";
   if (!value.isObject())
-    return formatError(where + "is " + describe(value) +
+    return formatError(where + "is " + json::describe(value) +
                        ", expected an object");
   EntryPointSpec entry;
   lctxrt_status_t status = nullptr;
@@ -325,7 +308,7 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
   if (!args)
     return status;
   if (!args->isArray())
-    return formatError(where + "'args' is " + describe(*args) +
+    return formatError(where + "'args' is " + json::describe(*args) +
                        ", expected an array");
   for (size_t i = 0; i < args->getArray().size(); ++i) {
     ArgSpec arg;
@@ -372,7 +355,7 @@ lctxrt_status_t ManifestParser::parseArg(const json::Value &value,
                                          const std::string &where,
                                          ArgSpec &arg) const {
   if (!value.isObject())
-    return formatError(where + "is " + describe(value) +
+    return formatError(where + "is " + json::describe(value) +
                        ", expected an object");
   lctxrt_status_t status = nullptr;
   if ((status = getString(value, "name", where, true, true, arg.name)))

@@ -65,21 +65,6 @@ std::string offsetsString(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
 
-/// Describes a JSON value that has the wrong type or range.
-std::string describe(const json::Value &value) {
-  switch (value.kind()) {
-  case json::Value::Kind::Int:
-    return std::to_string(value.getInt());
-  case json::Value::Kind::Double:
-    return "a non-integer or out-of-range number";
-  case json::Value::Kind::Array:
-    return "an array";
-  case json::Value::Kind::Object:
-    return "an object";
-  default:
-    return std::string("a ") + json::Value::kindName(value.kind());
-  }
-}
 
 /// Returns a * b in \p out, or false on uint64_t overflow.
 bool checkedMul(uint64_t a, uint64_t b, uint64_t &out) {
@@ -134,7 +119,7 @@ lctxrt_status_t HeaderValidator::validate(
                          std::to_string(parseError.offset) + ": " +
                          parseError.message);
   if (!root.isObject())
-    return fileError(LCTXRT_FORMAT_ERROR, "header is " + describe(root) +
+    return fileError(LCTXRT_FORMAT_ERROR, "header is " + json::describe(root) +
                                               ", expected a JSON object");
   for (const json::Member &member : root.getObject()) {
     if (member.key == "__metadata__") {
@@ -178,13 +163,13 @@ lctxrt_status_t HeaderValidator::validateMetadata(
     std::vector<std::pair<std::string, std::string>> &metadata) const {
   if (!value.isObject())
     return fileError(LCTXRT_FORMAT_ERROR,
-                     "__metadata__ is " + describe(value) +
+                     "__metadata__ is " + json::describe(value) +
                          ", expected an object of strings");
   for (const json::Member &member : value.getObject()) {
     if (!member.value.isString())
       return fileError(LCTXRT_FORMAT_ERROR,
                        "__metadata__ entry '" + member.key + "' is " +
-                           describe(member.value) + ", expected a string");
+                           json::describe(member.value) + ", expected a string");
     if (member.key.find('\0') != std::string::npos ||
         member.value.getString().find('\0') != std::string::npos)
       return fileError(LCTXRT_FORMAT_ERROR, "__metadata__ entry " +
@@ -206,7 +191,7 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
                                               " contains a NUL character");
   out.name = name;
   if (!entry.isObject())
-    return formatError("entry is " + describe(entry) + ", expected an object");
+    return formatError("entry is " + json::describe(entry) + ", expected an object");
   for (const json::Member &field : entry.getObject())
     if (field.key != "dtype" && field.key != "shape" &&
         field.key != "data_offsets")
@@ -222,7 +207,7 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
 
   // dtype.
   if (!dtype->isString())
-    return formatError("dtype is " + describe(*dtype) + ", expected a string");
+    return formatError("dtype is " + json::describe(*dtype) + ", expected a string");
   const std::string &dtypeName = dtype->getString();
   switch (lctxrt::lookupDtype(dtypeName, out.dtype)) {
   case lctxrt::DtypeLookup::Supported:
@@ -236,7 +221,7 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
 
   // shape.
   if (!shape->isArray())
-    return formatError("shape is " + describe(*shape) +
+    return formatError("shape is " + json::describe(*shape) +
                        ", expected an array of non-negative integers");
   const json::Array &dims = shape->getArray();
   if (dims.size() > LCTXRT_MAX_RANK)
@@ -249,7 +234,7 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
   for (size_t i = 0; i < dims.size(); ++i) {
     if (!dims[i].isInt() || dims[i].getInt() < 0)
       return formatError("shape[" + std::to_string(i) + "] is " +
-                         describe(dims[i]) +
+                         json::describe(dims[i]) +
                          ", expected a non-negative integer");
     out.shape[i] = dims[i].getInt();
     hasZeroDim |= out.shape[i] == 0;
@@ -271,11 +256,11 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
 
   // data_offsets.
   if (!offsets->isArray() || offsets->getArray().size() != 2)
-    return formatError("data_offsets is " + describe(*offsets) +
+    return formatError("data_offsets is " + json::describe(*offsets) +
                        ", expected [begin, end]");
   for (const json::Value &bound : offsets->getArray())
     if (!bound.isInt() || bound.getInt() < 0)
-      return formatError("data_offsets holds " + describe(bound) +
+      return formatError("data_offsets holds " + json::describe(bound) +
                          ", expected non-negative integers");
   out.begin = static_cast<uint64_t>(offsets->getArray()[0].getInt());
   out.end = static_cast<uint64_t>(offsets->getArray()[1].getInt());

@@ -34,15 +34,7 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr auto kParallel = utils::IteratorType::parallel;
-constexpr auto kReduction = utils::IteratorType::reduction;
 constexpr int64_t kTile = 64;
-
-/// Shorthand for selectDims.
-AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
-  return selectDims(ctx, n, dims);
-}
-
 
 /// Positions [B, T] as i64: `given` converted, or `offset + t`; entries at
 /// t >= `valid` (padding to whole tiles) are -1, i.e. masked keys.
@@ -245,12 +237,12 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
                 Value kpTile = posTile(kb, kl, kPos, bi, k0, bk);
                 Value s = buildMatmul(kb, kl, qTile, kTile,
                                       /*transposeB=*/true);
-                AffineMap id2 = map(ctx, 2, {0, 1}), row = map(ctx, 2, {0}),
-                          col = map(ctx, 2, {1});
+                AffineMap id2 = selectDims(ctx, 2, {0, 1}), row = selectDims(ctx, 2, {0}),
+                          col = selectDims(ctx, 2, {1});
                 // Every loop-carried value (m, l, acc) is updated in place
                 // from its iter_arg, after all reads of its old value, so
                 // that bufferization keeps the yields equivalent to them.
-                AffineMap vec = map(ctx, 1, {0});
+                AffineMap vec = selectDims(ctx, 1, {0});
                 // Row max of this tile's visible scaled scores.
                 Value rmax = buildGeneric(
                     kb, kl, filledTensor(kb, kl, {bq}, f32, -inf),
@@ -333,7 +325,7 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
           Value o = buildGeneric(
               b, l, emptyTensor(b, l, {bq, dv}, f32),
               {inner.getResult(2), inner.getResult(1)},
-              {map(ctx, 2, {0, 1}), map(ctx, 2, {0})}, map(ctx, 2, {0, 1}),
+              {selectDims(ctx, 2, {0, 1}), selectDims(ctx, 2, {0})}, selectDims(ctx, 2, {0, 1}),
               {kParallel, kParallel},
               [&](OpBuilder &nb, Location nl, ValueRange a) {
                 Value zero = floatConst(nb, nl, f32, 0.0);
@@ -349,7 +341,7 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
             Value qRawTile = tile2D(b, l, qRaw, bi, hi, q0, bq, dh);
             o = epilogue(b, l, bi, hi, qRawTile, o);
           } else {
-            AffineMap id2 = map(ctx, 2, {0, 1});
+            AffineMap id2 = selectDims(ctx, 2, {0, 1});
             o = buildGeneric(b, l, emptyTensor(b, l, {bq, dv}, elt), {o},
                              {id2}, id2, {kParallel, kParallel},
                              [&](OpBuilder &nb, Location nl, ValueRange a) {

@@ -23,8 +23,6 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr auto kParallel = utils::IteratorType::parallel;
-
 Value sigmoid(OpBuilder &b, Location l, Value x) {
   Value one = floatConst(b, l, x.getType(), 1.0);
   return b.create<arith::DivFOp>(

@@ -19,9 +19,6 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr auto kParallel = utils::IteratorType::parallel;
-constexpr auto kReduction = utils::IteratorType::reduction;
-
 /// Shared guard: static shapes only, for now.
 template <typename OpTy>
 struct StaticPattern : OpRewritePattern<OpTy> {

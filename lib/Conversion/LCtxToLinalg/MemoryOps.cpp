@@ -18,9 +18,6 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr auto kParallel = utils::IteratorType::parallel;
-constexpr auto kReduction = utils::IteratorType::reduction;
-
 /// sigma(x) = ELU(x) + 1 = (x > 0 ? x + 1 : exp(x)), in f32.
 Value sigma(OpBuilder &b, Location l, Value x) {
   Type f32 = b.getF32Type();
@@ -30,11 +27,6 @@ Value sigma(OpBuilder &b, Location l, Value x) {
   return b.create<arith::SelectOp>(
       l, pos, b.create<arith::AddFOp>(l, x, floatConst(b, l, f32, 1.0)),
       b.create<math::ExpOp>(l, x));
-}
-
-/// Shorthand for selectDims.
-AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
-  return selectDims(ctx, n, dims);
 }
 
 /// sigma(A) M / (sigma(A) z) with 0 where the denominator is 0; `a` is
@@ -50,8 +42,8 @@ Value retrieve(OpBuilder &b, Location loc, Value a, Value memory, Value norm) {
   Value numInit = filledTensor(b, loc, {bs, h, n, dv}, f32, 0.0);
   Value num = buildGeneric(
       b, loc, numInit, {a, memory},
-      {map(ctx, 5, {0, 1, 2, 4}), map(ctx, 5, {0, 1, 4, 3})},
-      map(ctx, 5, {0, 1, 2, 3}),
+      {selectDims(ctx, 5, {0, 1, 2, 4}), selectDims(ctx, 5, {0, 1, 4, 3})},
+      selectDims(ctx, 5, {0, 1, 2, 3}),
       {kParallel, kParallel, kParallel, kParallel, kReduction},
       [&](OpBuilder &nb, Location l, ValueRange v) {
         return nb
@@ -64,8 +56,8 @@ Value retrieve(OpBuilder &b, Location loc, Value a, Value memory, Value norm) {
   Value denInit = filledTensor(b, loc, {bs, h, n}, f32, 0.0);
   Value den = buildGeneric(
       b, loc, denInit, {a, norm},
-      {map(ctx, 4, {0, 1, 2, 3}), map(ctx, 4, {0, 1, 3})},
-      map(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
+      {selectDims(ctx, 4, {0, 1, 2, 3}), selectDims(ctx, 4, {0, 1, 3})},
+      selectDims(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
       [&](OpBuilder &nb, Location l, ValueRange v) {
         return nb
             .create<arith::AddFOp>(
@@ -76,8 +68,8 @@ Value retrieve(OpBuilder &b, Location loc, Value a, Value memory, Value norm) {
   Value init = emptyTensor(b, loc, {bs, h, n, dv}, f32);
   return buildGeneric(
       b, loc, init, {num, den},
-      {map(ctx, 4, {0, 1, 2, 3}), map(ctx, 4, {0, 1, 2})},
-      map(ctx, 4, {0, 1, 2, 3}), {kParallel, kParallel, kParallel, kParallel},
+      {selectDims(ctx, 4, {0, 1, 2, 3}), selectDims(ctx, 4, {0, 1, 2})},
+      selectDims(ctx, 4, {0, 1, 2, 3}), {kParallel, kParallel, kParallel, kParallel},
       [&](OpBuilder &nb, Location l, ValueRange v) {
         Value zero = floatConst(nb, l, f32, 0.0);
         Value nz = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE,
@@ -153,8 +145,8 @@ struct MemoryUpdateLowering : OpRewritePattern<MemoryUpdateOp> {
     // M' = M + sigma(K)^T target: dims (b, h, k, v, n), reducing n.
     Value memory = buildGeneric(
         rewriter, loc, op.getMemory(), {k, target},
-        {map(ctx, 5, {0, 1, 4, 2}), map(ctx, 5, {0, 1, 4, 3})},
-        map(ctx, 5, {0, 1, 2, 3}),
+        {selectDims(ctx, 5, {0, 1, 4, 2}), selectDims(ctx, 5, {0, 1, 4, 3})},
+        selectDims(ctx, 5, {0, 1, 2, 3}),
         {kParallel, kParallel, kParallel, kParallel, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           return b
@@ -164,8 +156,8 @@ struct MemoryUpdateLowering : OpRewritePattern<MemoryUpdateOp> {
         });
     // z' = z + sum_n sigma(K_n): dims (b, h, k, n).
     Value norm = buildGeneric(
-        rewriter, loc, op.getNorm(), {k}, {map(ctx, 4, {0, 1, 3, 2})},
-        map(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
+        rewriter, loc, op.getNorm(), {k}, {selectDims(ctx, 4, {0, 1, 3, 2})},
+        selectDims(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           return b.create<arith::AddFOp>(l, a[1], sigma(b, l, a[0]))
               .getResult();
@@ -190,7 +182,7 @@ struct MemoryGateLowering : OpRewritePattern<MemoryGateOp> {
     Value init = emptyTensor(rewriter, loc, type.getShape(), elt);
     Value out = buildGeneric(
         rewriter, loc, init, {op.getMemoryOut(), op.getLocalOut(), op.getBeta()},
-        {id, id, map(ctx, 4, {1})}, id,
+        {id, id, selectDims(ctx, 4, {1})}, id,
         {kParallel, kParallel, kParallel, kParallel},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value one = floatConst(b, l, ct, 1.0);

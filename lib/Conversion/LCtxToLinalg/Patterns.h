@@ -70,6 +70,9 @@ Value buildIndexGeneric(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 /// Affine map of `rank` dims selecting `dims`.
 AffineMap selectDims(MLIRContext *ctx, unsigned rank, ArrayRef<unsigned> dims);
 
+constexpr auto kParallel = utils::IteratorType::parallel;
+constexpr auto kReduction = utils::IteratorType::reduction;
+
 /// [d0, ..., dn, D] -> [d0*...*dn, D] (rank 1 becomes [1, D]).
 Value collapseToMatrix(OpBuilder &b, Location loc, Value x);
 /// Inverse of collapseToMatrix: [M, D'] -> `shape` (whose last dim is D').

@@ -21,15 +21,6 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr auto kParallel = utils::IteratorType::parallel;
-constexpr auto kReduction = utils::IteratorType::reduction;
-
-/// Shorthand for selectDims.
-AffineMap map(MLIRContext *ctx, unsigned n, ArrayRef<unsigned> dims) {
-  return selectDims(ctx, n, dims);
-}
-
-
 /// Router logits in f32: x [B, S, D] times router [D] ([B, S]) or [D, E]
 /// ([B, S, E]).
 Value routerLogits(OpBuilder &b, Location loc, Value x, Value router) {
@@ -45,15 +36,15 @@ Value routerLogits(OpBuilder &b, Location loc, Value x, Value router) {
   if (rType.getRank() == 1) {
     Value init = filledTensor(b, loc, {bs, s}, f32, 0.0);
     return buildGeneric(b, loc, init, {x, router},
-                        {map(ctx, 3, {0, 1, 2}), map(ctx, 3, {2})},
-                        map(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
+                        {selectDims(ctx, 3, {0, 1, 2}), selectDims(ctx, 3, {2})},
+                        selectDims(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
                         body);
   }
   int64_t e = rType.getShape()[1];
   Value init = filledTensor(b, loc, {bs, s, e}, f32, 0.0);
   return buildGeneric(
-      b, loc, init, {x, router}, {map(ctx, 4, {0, 1, 3}), map(ctx, 4, {3, 2})},
-      map(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
+      b, loc, init, {x, router}, {selectDims(ctx, 4, {0, 1, 3}), selectDims(ctx, 4, {3, 2})},
+      selectDims(ctx, 4, {0, 1, 2}), {kParallel, kParallel, kParallel, kReduction},
       body);
 }
 
@@ -70,7 +61,7 @@ Value reduceLast(OpBuilder &b, Location loc, Value x,
   SmallVector<utils::IteratorType> iters(rank - 1, kParallel);
   iters.push_back(kReduction);
   return buildGeneric(b, loc, init, {x}, {b.getMultiDimIdentityMap(rank)},
-                      map(ctx, rank, lead), iters,
+                      selectDims(ctx, rank, lead), iters,
                       [&](OpBuilder &nb, Location l, ValueRange a) {
                         return f(nb, l, a[0], a[1]);
                       });
@@ -104,7 +95,7 @@ struct RouteExpertsLowering : OpRewritePattern<RouteExpertsOp> {
           return b.create<arith::MaximumFOp>(l, v, acc);
         },
         maxInit);
-    AffineMap id3 = map(ctx, 3, {0, 1, 2}), row3 = map(ctx, 3, {0, 1});
+    AffineMap id3 = selectDims(ctx, 3, {0, 1, 2}), row3 = selectDims(ctx, 3, {0, 1});
     Value expInit = emptyTensor(rewriter, loc, {bs, s, e}, f32);
     Value exps = buildGeneric(
         rewriter, loc, expInit, {logits, rowMax}, {id3, row3}, id3,
@@ -198,8 +189,8 @@ struct RouteExpertsLowering : OpRewritePattern<RouteExpertsOp> {
     // aux = coef * E * sum_e f_e P_e over the batch: dims (e, b, s).
     Value fInit = filledTensor(rewriter, loc, {e}, f32, 0.0);
     Value counts = buildGeneric(
-        rewriter, loc, fInit, {expert}, {map(ctx, 3, {1, 2})},
-        map(ctx, 3, {0}), {kParallel, kReduction, kReduction},
+        rewriter, loc, fInit, {expert}, {selectDims(ctx, 3, {1, 2})},
+        selectDims(ctx, 3, {0}), {kParallel, kReduction, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value ei = b.create<arith::IndexCastOp>(
               l, b.getI32Type(), b.create<linalg::IndexOp>(l, 0));
@@ -212,8 +203,8 @@ struct RouteExpertsLowering : OpRewritePattern<RouteExpertsOp> {
         });
     Value pInit = filledTensor(rewriter, loc, {e}, f32, 0.0);
     Value psum = buildGeneric(
-        rewriter, loc, pInit, {probs}, {map(ctx, 3, {1, 2, 0})},
-        map(ctx, 3, {0}), {kParallel, kReduction, kReduction},
+        rewriter, loc, pInit, {probs}, {selectDims(ctx, 3, {1, 2, 0})},
+        selectDims(ctx, 3, {0}), {kParallel, kReduction, kReduction},
         [](OpBuilder &b, Location l, ValueRange a) {
           return b.create<arith::AddFOp>(l, a[1], a[0]).getResult();
         });
@@ -222,7 +213,7 @@ struct RouteExpertsLowering : OpRewritePattern<RouteExpertsOp> {
     Value auxInit = filledTensor(rewriter, loc, {}, f32, 0.0);
     Value aux = buildGeneric(
         rewriter, loc, auxInit, {counts, psum},
-        {map(ctx, 1, {0}), map(ctx, 1, {0})}, AffineMap::get(1, 0, ctx),
+        {selectDims(ctx, 1, {0}), selectDims(ctx, 1, {0})}, AffineMap::get(1, 0, ctx),
         {kReduction}, [&](OpBuilder &b, Location l, ValueRange a) {
           Value fp = b.create<arith::MulFOp>(l, a[0], a[1]);
           return b
@@ -383,7 +374,7 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
       // rank[b, s] = #{s' : r[s'] > r[s] or (r[s'] == r[s] and s' < s)}.
       Value rank = buildGeneric(
           rewriter, loc, rankInit, {logits, logits},
-          {map(ctx, 3, {0, 1}), map(ctx, 3, {0, 2})}, map(ctx, 3, {0, 1}),
+          {selectDims(ctx, 3, {0, 1}), selectDims(ctx, 3, {0, 2})}, selectDims(ctx, 3, {0, 1}),
           {kParallel, kParallel, kReduction},
           [&](OpBuilder &b, Location l, ValueRange a) {
             Value gt = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT,
@@ -428,8 +419,8 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
                                                       i64)})
                            .getResult(0);
     Value before = buildGeneric(
-        rewriter, loc, beforeInit, {sel}, {map(ctx, 3, {0, 2})},
-        map(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
+        rewriter, loc, beforeInit, {sel}, {selectDims(ctx, 3, {0, 2})},
+        selectDims(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value ahead = b.create<arith::CmpIOp>(
               l, arith::CmpIPredicate::ult, b.create<linalg::IndexOp>(l, 2),
@@ -448,7 +439,7 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
                         .getResult(0);
     Value indices = buildGeneric(
         rewriter, loc, idxInit, {sel, before},
-        {map(ctx, 3, {0, 2}), map(ctx, 3, {0, 2})}, map(ctx, 3, {0, 1}),
+        {selectDims(ctx, 3, {0, 2}), selectDims(ctx, 3, {0, 2})}, selectDims(ctx, 3, {0, 1}),
         {kParallel, kParallel, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value j = b.create<arith::IndexCastOp>(
@@ -523,15 +514,15 @@ struct RouteScatterAddLowering : OpRewritePattern<RouteScatterAddOp> {
     // acc[b, s, d] = sum_j [indices[b, j] == s] w[b, j] updates[b, j, d]:
     // dims (b, s, d, j).
     SmallVector<Value> inputs = {op.getIndices(), op.getUpdates()};
-    SmallVector<AffineMap> maps = {map(ctx, 4, {0, 3}), map(ctx, 4, {0, 3, 2})};
+    SmallVector<AffineMap> maps = {selectDims(ctx, 4, {0, 3}), selectDims(ctx, 4, {0, 3, 2})};
     if (Value w = op.getWeights()) {
       inputs.push_back(w);
-      maps.push_back(map(ctx, 4, {0, 3}));
+      maps.push_back(selectDims(ctx, 4, {0, 3}));
     }
     bool weighted = static_cast<bool>(op.getWeights());
     Value accInit = filledTensor(rewriter, loc, {bs, s, d}, ct, 0.0);
     Value acc = buildGeneric(
-        rewriter, loc, accInit, inputs, maps, map(ctx, 4, {0, 1, 2}),
+        rewriter, loc, accInit, inputs, maps, selectDims(ctx, 4, {0, 1, 2}),
         {kParallel, kParallel, kParallel, kReduction},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value target = b.create<arith::IndexCastOp>(
