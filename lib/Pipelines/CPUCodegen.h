@@ -30,9 +30,17 @@ std::unique_ptr<Pass> createCPUContractionCodegenPass();
 /// innermost dim (CPUGenerics.cpp).
 std::unique_ptr<Pass> createCPUGenericVectorizePass();
 
+/// `lctx-guard-partial-transfer-writes` (on func.func, tensors, right before
+/// bufferization) and `lctx-fold-unit-transfer-writes` (buffers, after it):
+/// work around MLIR 19 taking a low-rank vector.transfer_write at zero
+/// indices for a full overwrite of its destination (TransferWriteGuard.cpp).
+std::unique_ptr<Pass> createGuardPartialTransferWritesPass();
+std::unique_ptr<Pass> createFoldUnitTransferWritesPass();
+
 /// Register the passes with the global registry (for lctx-opt).
 void registerCPUContractionCodegenPass();
 void registerCPUGenericVectorizePass();
+void registerTransferWriteGuardPasses();
 
 /// f32 lanes in the host's widest vector register (16, 8 or 4).
 int64_t hostF32VectorLanes();

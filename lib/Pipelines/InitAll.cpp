@@ -14,6 +14,9 @@
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
@@ -37,13 +40,14 @@ void mlir::lctx::registerAllLCtxDialects(DialectRegistry &registry) {
   // What the CPU pipeline lowers through.
   registry.insert<bufferization::BufferizationDialect, cf::ControlFlowDialect,
                   LLVM::LLVMDialect, memref::MemRefDialect,
-                  omp::OpenMPDialect>();
+                  omp::OpenMPDialect, vector::VectorDialect>();
   arith::registerBufferizableOpInterfaceExternalModels(registry);
   bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
       registry);
   linalg::registerBufferizableOpInterfaceExternalModels(registry);
   scf::registerBufferizableOpInterfaceExternalModels(registry);
   tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  vector::registerBufferizableOpInterfaceExternalModels(registry);
 }
 
 void mlir::lctx::registerAllLCtxPasses() {
@@ -53,6 +57,7 @@ void mlir::lctx::registerAllLCtxPasses() {
   registerInlinerPass();
   registerPrintOpStatsPass();
   registerSymbolDCEPass();
+  bufferization::registerOneShotBufferizePass();
   // lctx.
   registerLCtxPasses();
   registerLCtxConversionPasses();

@@ -206,12 +206,8 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   // Matmul-class ops -> cache-blocked, register-tiled vector loops (still on
   // tensors); the other linalg ops stay and become loops after
   // bufferization.
-  // Disabled: with it, the shipped MEGABYTE model reads uninitialized
-  // memory (valgrind on an --cpu=x86-64-v3 build: 33k errors into sqrtf of
-  // the second rms_norm, 0 without the pass; outputs change under
-  // MALLOC_PERTURB_). Its own tests pass, so the fault is in how it composes
-  // with the rest of the function; re-enable once found.
-  // pm.addNestedPass<func::FuncOp>(createCPUContractionCodegenPass());
+  if (options.contractions)
+    pm.addNestedPass<func::FuncOp>(createCPUContractionCodegenPass());
   pm.addNestedPass<func::FuncOp>(createCPUGenericVectorizePass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -230,9 +226,11 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   bufferization.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
   pm.addPass(std::make_unique<ReadOnlyArgumentsPass>());
+  pm.addNestedPass<func::FuncOp>(createGuardPartialTransferWritesPass());
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  pm.addNestedPass<func::FuncOp>(createFoldUnitTransferWritesPass());
   bufferization::BufferResultsToOutParamsOpts outParams;
   // The default filter is a function_ref to a temporary lambda; bind it to a
   // function with static lifetime.
@@ -278,6 +276,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
 void lctx::registerLCtxPipelines() {
   registerCPUContractionCodegenPass();
   registerCPUGenericVectorizePass();
+  registerTransferWriteGuardPasses();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "

@@ -39,6 +39,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Decompose route.moe before lowering (memory.attention "
                      "is lowered fused)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> contractions{
+      *this, "contractions",
+      llvm::cl::desc("Rewrite f32 matmul-class linalg ops into cache-blocked, "
+                     "register-tiled vector loops "
+                     "(lctx-cpu-contraction-codegen)"),
+      llvm::cl::init(true)};
 };
 
 /// lctx IR to the LLVM dialect for the host CPU: the frontend pipeline,
