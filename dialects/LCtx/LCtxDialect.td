@@ -53,6 +53,19 @@ def LCtx_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getInputAttrName() {
       return ::llvm::StringLiteral("lctx.input");
     }
+    /// Name of the function-result attribute that names an output
+    /// (`{lctx.output = "logits"}`); unnamed outputs are `result<i>`.
+    static constexpr ::llvm::StringLiteral getOutputAttrName() {
+      return ::llvm::StringLiteral("lctx.output");
+    }
+    /// Name of the attribute that makes an argument and a result of the
+    /// same type one piece of runtime-owned recurrent state
+    /// (`{lctx.state = "layers.0.cema.h"}` on both): the runtime passes the
+    /// state it holds as the argument and keeps the result for the next
+    /// call.
+    static constexpr ::llvm::StringLiteral getStateAttrName() {
+      return ::llvm::StringLiteral("lctx.state");
+    }
   }];
 }
 

@@ -54,8 +54,7 @@ void lctx::buildFrontendPipeline(OpPassManager &pm,
 
 namespace {
 /// Prepares entry points for the LLVM dialect: every public function gets a
-/// C-callable `_mlir_ciface_` wrapper, and the lctx argument attributes
-/// (already recorded in the artifact manifest) are dropped.
+/// C-callable `_mlir_ciface_` wrapper.
 struct PrepareEntryPointsPass
     : PassWrapper<PrepareEntryPointsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareEntryPointsPass)
@@ -66,17 +65,16 @@ struct PrepareEntryPointsPass
         continue;
       func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(&getContext()));
-      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-        func.removeArgAttr(i, lctx::LCtxDialect::getWeightAttrName());
-        func.removeArgAttr(i, lctx::LCtxDialect::getInputAttrName());
-      }
     }
   }
 };
 
 /// Marks the tensor arguments of entry points read-only for bufferization:
-/// inputs and weights belong to the caller (weights may be mapped
-/// read-only), so an op that would update one in place works on a copy.
+/// inputs, weights and incoming state belong to the caller or the runtime
+/// (weights may be mapped read-only), so an op that would update one in
+/// place works on a copy. The lctx argument and result attributes (already
+/// recorded in the artifact manifest) are dropped here, before
+/// bufferization turns results into out-params.
 struct ReadOnlyArgumentsPass
     : PassWrapper<ReadOnlyArgumentsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ReadOnlyArgumentsPass)
@@ -84,6 +82,15 @@ struct ReadOnlyArgumentsPass
   void runOnOperation() override {
     auto readOnly = BoolAttr::get(&getContext(), false);
     for (auto func : getOperation().getOps<func::FuncOp>()) {
+      for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+        for (StringRef name : {lctx::LCtxDialect::getWeightAttrName(),
+                               lctx::LCtxDialect::getInputAttrName(),
+                               lctx::LCtxDialect::getStateAttrName()})
+          func.removeArgAttr(i, name);
+      for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+        for (StringRef name : {lctx::LCtxDialect::getOutputAttrName(),
+                               lctx::LCtxDialect::getStateAttrName()})
+          func.removeResultAttr(i, StringAttr::get(&getContext(), name));
       if (!func.isPublic() || func.isExternal())
         continue;
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)

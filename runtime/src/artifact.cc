@@ -447,6 +447,8 @@ void Loader::buildInfos() {
   }
   for (const lctxrt::ArgSpec &weight : art.manifest.weights)
     art.weightInfos.push_back(toInfo(weight));
+  for (const lctxrt::ArgSpec &state : art.manifest.states)
+    art.stateInfos.push_back(toInfo(state));
 }
 
 } // namespace

@@ -69,6 +69,7 @@ struct lctxrt_artifact {
   /// C views of the manifest, built once the manifest is final.
   std::vector<std::vector<lctxrt_arg_info_t>> argInfos;
   std::vector<lctxrt_arg_info_t> weightInfos;
+  std::vector<lctxrt_arg_info_t> stateInfos;
 };
 
 #endif // LCTXRT_SRC_ARTIFACT_H

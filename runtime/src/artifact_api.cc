@@ -45,6 +45,7 @@ static void fillEntryInfo(const lctxrt_artifact_t *artifact, size_t index,
   info.num_inputs = entry.numInputs;
   info.num_weights = entry.numWeights;
   info.num_outputs = entry.numOutputs;
+  info.num_states = entry.numStates;
 }
 
 extern "C" {
@@ -104,6 +105,8 @@ lctxrt_status_t lctxrt_artifact_info(const lctxrt_artifact_t *artifact,
   out_info->num_sections = artifact->sections.size();
   out_info->num_entry_points = manifest.entryPoints.size();
   out_info->num_weights = manifest.weights.size();
+  out_info->num_states = manifest.states.size();
+  out_info->state_bytes = manifest.stateBytes;
   return nullptr;
 }
 
@@ -189,6 +192,26 @@ lctxrt_status_t lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact,
       return indexOutOfRange(artifact, "weight", index,
                              artifact->weightInfos.size());
     *out_info = artifact->weightInfos[index];
+    return nullptr;
+  });
+}
+
+size_t lctxrt_artifact_num_states(const lctxrt_artifact_t *artifact) {
+  return artifact ? artifact->manifest.states.size() : 0;
+}
+
+lctxrt_status_t lctxrt_artifact_state_info(const lctxrt_artifact_t *artifact,
+                                           size_t index,
+                                           lctxrt_arg_info_t *out_info) {
+  if (out_info)
+    std::memset(out_info, 0, sizeof(*out_info));
+  return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
+    if (!artifact || !out_info)
+      return nullArgument(__func__);
+    if (index >= artifact->stateInfos.size())
+      return indexOutOfRange(artifact, "state", index,
+                             artifact->stateInfos.size());
+    *out_info = artifact->stateInfos[index];
     return nullptr;
   });
 }

@@ -78,6 +78,7 @@ private:
   lctxrt_status_t parseType(const json::Value &object, const std::string &where,
                             TensorType &type) const;
   lctxrt_status_t parseWeights(const json::Value &root);
+  lctxrt_status_t parseStates(const json::Value &root);
   lctxrt_status_t parseEntry(const json::Value &value, size_t index);
   lctxrt_status_t parseArg(const json::Value &value, const std::string &where,
                            ArgSpec &arg) const;
@@ -154,8 +155,8 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
     out.bufferAlignment = static_cast<size_t>(alignment->getInt());
   }
 
-  // Weights first: entry points refer to them.
-  if ((status = parseWeights(root)))
+  // Weights and states first: entry points refer to them.
+  if ((status = parseWeights(root)) || (status = parseStates(root)))
     return status;
   const json::Value *entries = require(root, "entry_points", "", status);
   if (!entries)
@@ -288,6 +289,39 @@ lctxrt_status_t ManifestParser::parseWeights(const json::Value &root) {
   return nullptr;
 }
 
+/// "states" is optional (an artifact without recurrent state may omit it).
+lctxrt_status_t ManifestParser::parseStates(const json::Value &root) {
+  const json::Value *states = root.find("states");
+  if (!states)
+    return nullptr;
+  if (!states->isArray())
+    return formatError("'states' is " + json::describe(*states) +
+                       ", expected an array");
+  lctxrt_status_t status = nullptr;
+  for (size_t i = 0; i < states->getArray().size(); ++i) {
+    const json::Value &value = states->getArray()[i];
+    std::string where = "states[" + std::to_string(i) + "]: ";
+    if (!value.isObject())
+      return formatError(where + "is " + json::describe(value) +
+                         ", expected an object");
+    ArgSpec state;
+    state.role = LCTXRT_ARG_ROLE_STATE_IN;
+    if ((status = getString(value, "name", where, true, true, state.name)))
+      return status;
+    where = "state '" + state.name + "': ";
+    if ((status = parseType(value, where, state.type)))
+      return status;
+    if (!out.stateIndex.emplace(state.name, out.states.size()).second)
+      return formatError(where + "listed twice in 'states'");
+    if (state.type.byteSize > SIZE_MAX - out.stateBytes)
+      return formatError(where + "the states need more than " +
+                         std::to_string(SIZE_MAX) + " bytes");
+    out.stateBytes += state.type.byteSize;
+    out.states.push_back(std::move(state));
+  }
+  return nullptr;
+}
+
 lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
                                            size_t index) {
   std::string where = "entry_points[" + std::to_string(index) + "]: ";
@@ -310,28 +344,58 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
   if (!args->isArray())
     return formatError(where + "'args' is " + json::describe(*args) +
                        ", expected an array");
+  bool seenStateOut = false;
   for (size_t i = 0; i < args->getArray().size(); ++i) {
     ArgSpec arg;
     std::string argWhere = where + "args[" + std::to_string(i) + "]: ";
     if ((status = parseArg(args->getArray()[i], argWhere, arg)))
       return status;
     argWhere = where + "arg '" + arg.name + "': ";
-    if (!entry.argIndex.emplace(arg.name, entry.args.size()).second)
+    const size_t argPos = entry.args.size();
+    const bool isState = arg.role == LCTXRT_ARG_ROLE_STATE_IN ||
+                         arg.role == LCTXRT_ARG_ROLE_STATE_OUT;
+    if (!isState && !entry.argIndex.emplace(arg.name, argPos).second)
       return formatError(argWhere + "duplicate argument name");
     switch (arg.role) {
     case LCTXRT_ARG_ROLE_INPUT:
     case LCTXRT_ARG_ROLE_WEIGHT:
-      if (entry.numOutputs > 0)
-        return formatError(argWhere + "follows an output; inputs and "
-                                      "weights must precede outputs");
-      (arg.role == LCTXRT_ARG_ROLE_INPUT ? entry.numInputs
-                                         : entry.numWeights)++;
+    case LCTXRT_ARG_ROLE_STATE_IN:
+      if (entry.numOutputs > 0 || seenStateOut)
+        return formatError(argWhere + "follows an output; inputs, weights "
+                                      "and incoming states must precede "
+                                      "outputs and outgoing states");
+      if (arg.role == LCTXRT_ARG_ROLE_INPUT)
+        ++entry.numInputs;
+      else if (arg.role == LCTXRT_ARG_ROLE_WEIGHT)
+        ++entry.numWeights;
       break;
     case LCTXRT_ARG_ROLE_OUTPUT:
       ++entry.numOutputs;
       break;
+    case LCTXRT_ARG_ROLE_STATE_OUT:
+      seenStateOut = true;
+      break;
     default:
       return formatError(argWhere + "unexpected role"); // Rejected earlier.
+    }
+    if (isState) {
+      argWhere = where + "state '" + arg.name + "': ";
+      auto listed = out.stateIndex.find(arg.name);
+      if (listed == out.stateIndex.end())
+        return formatError(argWhere + "not listed in 'states'");
+      const TensorType &type = out.states[listed->second].type;
+      if (type != arg.type)
+        return formatError(argWhere + lctxrt_arg_role_name(arg.role) +
+                           " argument of type " + typeString(arg.type) +
+                           " but 'states' lists " + typeString(type));
+      auto [it, fresh] = entry.stateArgs.try_emplace(
+          arg.name, std::make_pair(SIZE_MAX, SIZE_MAX));
+      size_t &slot = arg.role == LCTXRT_ARG_ROLE_STATE_IN ? it->second.first
+                                                          : it->second.second;
+      if (slot != SIZE_MAX)
+        return formatError(argWhere + "two " +
+                           lctxrt_arg_role_name(arg.role) + " arguments");
+      slot = argPos;
     }
     if (arg.role == LCTXRT_ARG_ROLE_WEIGHT) {
       auto it = out.weightIndex.find(arg.name);
@@ -346,6 +410,16 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
     }
     entry.args.push_back(std::move(arg));
   }
+  for (const auto &[name, pair] : entry.stateArgs) {
+    if (pair.first == SIZE_MAX || pair.second == SIZE_MAX)
+      return formatError(where + "state '" + name + "': has a " +
+                         (pair.first == SIZE_MAX ? "state_out" : "state_in") +
+                         " argument but no " +
+                         (pair.first == SIZE_MAX ? "state_in" : "state_out") +
+                         " (the runtime passes a state in and takes its "
+                         "next value out)");
+  }
+  entry.numStates = entry.stateArgs.size();
   out.entryIndex.emplace(entry.name, out.entryPoints.size());
   out.entryPoints.push_back(std::move(entry));
   return nullptr;
@@ -372,13 +446,14 @@ lctxrt_status_t ManifestParser::parseArg(const json::Value &value,
     arg.role = LCTXRT_ARG_ROLE_WEIGHT;
   } else if (role == "output") {
     arg.role = LCTXRT_ARG_ROLE_OUTPUT;
-  } else if (role == "state_in" || role == "state_out") {
-    return error(LCTXRT_UNSUPPORTED,
-                 argWhere + "role " + json::quote(role) +
-                     " (runtime-owned state) is not supported yet");
+  } else if (role == "state_in") {
+    arg.role = LCTXRT_ARG_ROLE_STATE_IN;
+  } else if (role == "state_out") {
+    arg.role = LCTXRT_ARG_ROLE_STATE_OUT;
   } else {
     return formatError(argWhere + "unknown role " + json::quote(role) +
-                       " (expected \"input\", \"weight\" or \"output\")");
+                       " (expected \"input\", \"weight\", \"output\", "
+                       "\"state_in\" or \"state_out\")");
   }
   return parseType(value, argWhere, arg.type);
 }

@@ -53,9 +53,14 @@ struct EntryPointSpec {
   std::string section;
   /// In calling-convention order.
   std::vector<ArgSpec> args;
-  /// Argument index by name.
+  /// Index of each input, weight and output argument by name.
   std::unordered_map<std::string, size_t> argIndex;
+  /// For each state the entry point uses: the indices of its state_in and
+  /// state_out arguments.
+  std::unordered_map<std::string, std::pair<size_t, size_t>> stateArgs;
   size_t numInputs = 0, numWeights = 0, numOutputs = 0;
+  /// State pairs (each has one state_in and one state_out argument).
+  size_t numStates = 0;
 };
 
 /// A validated manifest. Cross-checks that need the container (that each
@@ -68,9 +73,14 @@ struct Manifest {
   size_t bufferAlignment = 64;
   std::vector<EntryPointSpec> entryPoints;
   std::vector<ArgSpec> weights;
+  /// Runtime-owned state (role LCTXRT_ARG_ROLE_STATE_IN), each once.
+  std::vector<ArgSpec> states;
+  /// Sum of the states' byte sizes (validated not to overflow).
+  size_t stateBytes = 0;
   /// Indices by name.
   std::unordered_map<std::string, size_t> entryIndex;
   std::unordered_map<std::string, size_t> weightIndex;
+  std::unordered_map<std::string, size_t> stateIndex;
 };
 
 /// Parses and validates the manifest \p text of the artifact at \p path into

@@ -17,11 +17,11 @@
 /// are copied through runtime buffers, allocated 64-byte aligned (or more)
 /// on first use and reused by later runs.
 ///
-/// Extension points: runtime-owned recurrent state (roles state_in and
-/// state_out) becomes a third kind of session-owned binding next to weights
-/// (a buffer per state name, bound to both roles, swapped after a run); a
-/// thread pool becomes a session member that the loaded code reaches
-/// through an lctxrt_* callback it imports.
+/// Runtime-owned recurrent state (roles state_in and state_out) is a third
+/// kind of session-owned binding next to weights: two zeroed buffers per
+/// manifest state, the current value passed as state_in and the other as
+/// state_out; after a successful run the two swap, so the next run (of any
+/// entry point using the state) continues the stream. Nothing is copied.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -106,6 +106,21 @@ struct BoundArg {
   }
 };
 
+/// The two buffers of one runtime-owned state: `buffers[current]` holds its
+/// value.
+struct StateSlot {
+  const ArgSpec *spec = nullptr;
+  AlignedBuffer buffers[2];
+  int current = 0;
+
+  void *value() const {
+    return spec->type.byteSize ? buffers[current].data() : gEmptyTensor;
+  }
+  void *next() const {
+    return spec->type.byteSize ? buffers[1 - current].data() : gEmptyTensor;
+  }
+};
+
 /// What a session needs to run one entry point.
 struct EntryPlan {
   const lctxrt::EntryPointSpec *entry = nullptr;
@@ -131,6 +146,8 @@ struct lctxrt_session {
   /// Data passed for each manifest weight, by name; copies own theirs.
   std::unordered_map<std::string, const void *> weightData;
   std::vector<AlignedBuffer> weightCopies;
+  /// Per manifest state, in manifest order.
+  std::vector<StateSlot> states;
   /// Per entry point, in manifest order.
   std::vector<EntryPlan> plans;
   lctxrt_session_stats_t stats = {};
@@ -196,6 +213,23 @@ lctxrt_status_t bindWeights(lctxrt_session &session) {
       ++session.stats.weights_zero_copy;
     }
     session.weightData.emplace(weight.name, data);
+  }
+  return nullptr;
+}
+
+/// Allocates the zeroed buffers of every manifest state of \p session.
+lctxrt_status_t allocateStates(lctxrt_session &session) {
+  const std::vector<ArgSpec> &states = session.artifact->manifest.states;
+  session.states.resize(states.size());
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateSlot &slot = session.states[i];
+    slot.spec = &states[i];
+    if (slot.spec->type.byteSize == 0)
+      continue;
+    for (AlignedBuffer &buffer : slot.buffers)
+      if (!buffer.reserve(slot.spec->type.byteSize,
+                          session.allocationAlignment))
+        return lctxrt::outOfMemoryStatus();
   }
   return nullptr;
 }
@@ -406,7 +440,20 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
     }
   }
 
+  // States: the current value in, the other buffer out.
+  const lctxrt::Manifest &manifest = art.manifest;
+  for (const auto &[name, pair] : entry.stateArgs) {
+    const StateSlot &slot = session.states[manifest.stateIndex.at(name)];
+    plan.args[pair.first].setData(slot.value());
+    plan.args[pair.second].setData(slot.next());
+  }
+
   plan.function(plan.argv.data());
+
+  for (const auto &[name, pair] : entry.stateArgs) {
+    StateSlot &slot = session.states[manifest.stateIndex.at(name)];
+    slot.current = 1 - slot.current;
+  }
 
   for (size_t a = 0; a < numArgs; ++a) {
     lctxrt_tensor_view_t *view = wanted[a];
@@ -452,6 +499,8 @@ lctxrt_status_t lctxrt_session_create(const lctxrt_artifact_t *artifact,
         std::max(kMinAllocationAlignment, session->bufferAlignment);
     if (lctxrt_status_t status = bindWeights(*session))
       return status;
+    if (lctxrt_status_t status = allocateStates(*session))
+      return status;
     buildPlans(*session);
     *out = session.release();
     return nullptr;
@@ -470,6 +519,83 @@ lctxrt_status_t lctxrt_session_run(lctxrt_session_t *session, const char *entry,
       return makeStatus(LCTXRT_INVALID_ARGUMENT,
                         "lctxrt_session_run: NULL argument");
     return runImpl(*session, entry, num_inputs, inputs, num_outputs, outputs);
+  });
+}
+
+lctxrt_status_t lctxrt_session_reset_state(lctxrt_session_t *session) {
+  if (!session)
+    return makeStatus(LCTXRT_INVALID_ARGUMENT,
+                      "lctxrt_session_reset_state: NULL argument");
+  for (StateSlot &slot : session->states)
+    if (slot.spec->type.byteSize)
+      std::memset(slot.value(), 0, slot.spec->type.byteSize);
+  return nullptr;
+}
+
+namespace {
+/// The state named \p name of \p session, or a NOT_FOUND status.
+lctxrt_status_t findState(const lctxrt_session &session, const char *name,
+                          const char *function, size_t &index) {
+  const lctxrt::Manifest &manifest = session.artifact->manifest;
+  auto it = manifest.stateIndex.find(name);
+  if (it != manifest.stateIndex.end()) {
+    index = it->second;
+    return nullptr;
+  }
+  std::string names;
+  for (const ArgSpec &state : manifest.states)
+    names += (names.empty() ? "'" : ", '") + state.name + "'";
+  return makeStatus(LCTXRT_NOT_FOUND,
+                    session.artifact->path + ": " + function +
+                        ": no state named '" + name + "' (states: " +
+                        (names.empty() ? "none" : names) + ")");
+}
+} // namespace
+
+lctxrt_status_t lctxrt_session_read_state(const lctxrt_session_t *session,
+                                          const char *name,
+                                          lctxrt_tensor_view_t *out) {
+  if (out)
+    std::memset(out, 0, sizeof(*out));
+  return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
+    if (!session || !name || !out)
+      return makeStatus(LCTXRT_INVALID_ARGUMENT,
+                        "lctxrt_session_read_state: NULL argument");
+    size_t index = 0;
+    if (lctxrt_status_t status =
+            findState(*session, name, "lctxrt_session_read_state", index))
+      return status;
+    const StateSlot &slot = session->states[index];
+    out->name = slot.spec->name.c_str();
+    out->dtype = slot.spec->type.dtype;
+    out->rank = slot.spec->type.shape.size();
+    out->shape = slot.spec->type.shape.data();
+    out->byte_size = slot.spec->type.byteSize;
+    out->data = slot.value();
+    return nullptr;
+  });
+}
+
+lctxrt_status_t lctxrt_session_write_state(lctxrt_session_t *session,
+                                           const lctxrt_tensor_view_t *value) {
+  return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
+    if (!session || !value || !value->name)
+      return makeStatus(LCTXRT_INVALID_ARGUMENT,
+                        "lctxrt_session_write_state: NULL argument");
+    size_t index = 0;
+    if (lctxrt_status_t status =
+            findState(*session, value->name, "lctxrt_session_write_state",
+                      index))
+      return status;
+    StateSlot &slot = session->states[index];
+    if (lctxrt_status_t status =
+            checkView(*value, *slot.spec,
+                      session->artifact->path + ": state '" +
+                          slot.spec->name + "': "))
+      return status;
+    if (slot.spec->type.byteSize)
+      std::memmove(slot.value(), value->data, slot.spec->type.byteSize);
+    return nullptr;
   });
 }
 

@@ -78,15 +78,6 @@ TEST_F(ArtifactManifest, UnknownRole) {
                             LCTXRT_FORMAT_ERROR, "unknown role \"Input\""));
 }
 
-TEST_F(ArtifactManifest, StateRolesAreUnsupported) {
-  for (const char *role : {"state_in", "state_out"})
-    EXPECT_TRUE(manifestFails(
-        argsManifest({argJson("h", role, "F32", "[4]")}), LCTXRT_UNSUPPORTED,
-        "entry 'e': arg 'h': role \"" + std::string(role) +
-            "\" (runtime-owned state) is not "
-            "supported yet"));
-}
-
 TEST_F(ArtifactManifest, Dtypes) {
   EXPECT_TRUE(manifestFails(typeManifest("F33", "[1]"), LCTXRT_FORMAT_ERROR,
                             "entry 'e': arg 'x': unknown dtype \"F33\""));
@@ -149,8 +140,9 @@ TEST_F(ArtifactManifest, InputsPrecedeOutputs) {
   EXPECT_TRUE(manifestFails(argsManifest({argJson("o", "output", "F32", "[1]"),
                                           argJson("x", "input", "F32", "[1]")}),
                             LCTXRT_FORMAT_ERROR,
-                            "entry 'e': arg 'x': follows an output; inputs "
-                            "and weights must precede outputs"));
+                            "entry 'e': arg 'x': follows an output; inputs, "
+                            "weights and incoming states must precede "
+                            "outputs and outgoing states"));
 }
 
 // --- Weights ----------------------------------------------------------------

@@ -53,8 +53,14 @@ const char kUsage[] =
     "                        where B is the smallest leading dimension of the\n"
     "                        entry's weights (16 without weights)\n"
     "  --output FILE         write the outputs to a safetensors file\n"
+    "  --state-in FILE       start from the states in this safetensors file\n"
+    "                        (by name; states it lacks start at zero)\n"
+    "  --state-out FILE      write the states after the run to a safetensors\n"
+    "                        file (feed it to --state-in to continue the\n"
+    "                        stream)\n"
     "  --print N             values printed per output (default 8)\n"
-    "  --repeat N            run N times and report the median (default 1)\n"
+    "  --repeat N            run N times and report the median (default 1);\n"
+    "                        every run starts from the same states\n"
     "  --threads N           threads for parallel loops (default: all cores,\n"
     "                        or OMP_NUM_THREADS)\n"
     "  --info                describe sections, entry points, arguments and\n"
@@ -72,6 +78,7 @@ struct Options {
   bool randomInputs = false;
   uint64_t seed = 0;
   std::string output;
+  std::string stateIn, stateOut;
   size_t print = 8;
   size_t repeat = 1;
   bool info = false;
@@ -129,7 +136,8 @@ int parseArgs(int argc, char **argv, Options &options) {
     std::string name = arg.substr(0, eq);
     static const char *const kValued[] = {
         "--entry",         "--weights", "--input", "--inputs",
-        "--random-inputs", "--output",  "--print", "--repeat", "--threads"};
+        "--random-inputs", "--output",  "--print", "--repeat", "--threads",
+        "--state-in",      "--state-out"};
     if (std::find_if(std::begin(kValued), std::end(kValued),
                      [&](const char *known) { return name == known; }) ==
         std::end(kValued))
@@ -150,6 +158,10 @@ int parseArgs(int argc, char **argv, Options &options) {
       options.inputsFile = value;
     } else if (name == "--output") {
       options.output = value;
+    } else if (name == "--state-in") {
+      options.stateIn = value;
+    } else if (name == "--state-out") {
+      options.stateOut = value;
     } else if (name == "--input") {
       size_t split = value.find('=');
       if (split == std::string::npos || split == 0 || split + 1 == value.size())
@@ -241,6 +253,17 @@ int printInfo(const lctxrt::Artifact &artifact) {
   }
   std::printf("total: %zu weights, %zu bytes\n", artifact.numWeights(),
               totalBytes);
+  std::printf("states (runtime-owned, carried across calls):\n");
+  for (size_t i = 0; i < artifact.numStates(); ++i) {
+    auto state = artifact.state(i);
+    if (!state.ok())
+      return fail(state.status().message());
+    std::printf("  %s %s (%zu bytes)\n", state->name,
+                typeString(state->dtype, state->shape, state->rank).c_str(),
+                state->byte_size);
+  }
+  std::printf("total: %zu states, %zu bytes per session\n", info.num_states,
+              info.state_bytes);
   return 0;
 }
 
@@ -544,11 +567,57 @@ int run(const Options &options, const lctxrt::Artifact &artifact) {
     return fail("entry '" + entryName + "': no data for input " + missing +
                 " (use --input, --inputs or --random-inputs)");
 
+  // States: from --state-in (by name), zeros otherwise. Every repetition
+  // starts from the same states.
+  std::unique_ptr<lctxrt::SafetensorsFile> stateFile;
+  if (!options.stateIn.empty()) {
+    auto file = lctxrt::SafetensorsFile::open(options.stateIn);
+    if (!file.ok())
+      return fail(file.status().message());
+    stateFile = std::make_unique<lctxrt::SafetensorsFile>(std::move(*file));
+    for (size_t t = 0; t < stateFile->numTensors(); ++t) {
+      auto tensor = stateFile->tensor(t);
+      if (!tensor.ok())
+        return fail(tensor.status().message());
+      lctxrt::Status status = session->writeState(
+          {tensor->name, tensor->dtype, tensor->rank, tensor->shape,
+           tensor->data, tensor->byte_size});
+      if (!status.ok())
+        return fail(options.stateIn + ": tensor '" + tensor->name +
+                    "': " + status.message());
+    }
+  }
+  std::vector<std::vector<unsigned char>> initialStates;
+  const auto saveStates = [&] {
+    initialStates.clear();
+    for (size_t i = 0; i < artifact.numStates(); ++i) {
+      auto value = session->readState(artifact.state(i)->name);
+      const auto *bytes = static_cast<const unsigned char *>(value->data);
+      initialStates.emplace_back(bytes, bytes + value->byte_size);
+    }
+  };
+  const auto restoreStates = [&] {
+    for (size_t i = 0; i < artifact.numStates(); ++i) {
+      lctxrt_arg_info_t info = *artifact.state(i);
+      lctxrt::Status status = session->writeState(
+          {info.name, info.dtype, info.rank, info.shape,
+           initialStates[i].data(), initialStates[i].size()});
+      if (!status.ok())
+        return status;
+    }
+    return lctxrt::Status();
+  };
+  if (options.repeat > 1)
+    saveStates();
+
   // Run.
   std::vector<double> seconds;
   for (size_t r = 0; r < options.repeat; ++r) {
     for (lctxrt_tensor_view_t &view : outputs)
       view.data = nullptr; // Runtime buffers.
+    if (r > 0)
+      if (lctxrt::Status status = restoreStates(); !status.ok())
+        return fail(status.message());
     auto start = std::chrono::steady_clock::now();
     lctxrt::Status status = session->run(entryName, inputs, outputs);
     auto stop = std::chrono::steady_clock::now();
@@ -572,6 +641,26 @@ int run(const Options &options, const lctxrt::Artifact &artifact) {
     std::printf("wrote %zu outputs to %s\n", outputs.size(),
                 options.output.c_str());
   }
+  if (!options.stateOut.empty()) {
+    std::vector<lctxrt_tensor_view_t> states;
+    for (size_t i = 0; i < artifact.numStates(); ++i) {
+      auto value = session->readState(artifact.state(i)->name);
+      if (!value.ok())
+        return fail(value.status().message());
+      states.push_back(*value);
+    }
+    lctxrt::Status status = lctxrt::writeSafetensors(
+        options.stateOut, states,
+        {{"artifact", artifact.path()}, {"entry", entryName}});
+    if (!status.ok())
+      return fail(status.message());
+    std::printf("wrote %zu states to %s\n", states.size(),
+                options.stateOut.c_str());
+  }
+  if (artifact.numStates() > 0)
+    std::printf("state: %zu tensors, %zu bytes per session, carried across "
+                "calls\n",
+                artifact.numStates(), artifact.info().state_bytes);
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();

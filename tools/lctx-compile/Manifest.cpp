@@ -9,6 +9,7 @@
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -56,6 +57,21 @@ static LogicalResult describe(Location loc, Type type, llvm::StringRef what,
 
 LogicalResult lctxc::collectEntryPoints(ModuleOp module,
                                        std::vector<ManifestEntry> &entries) {
+  using mlir::lctx::LCtxDialect;
+  // Every entry point that uses a state agrees on its type: the runtime
+  // holds one buffer per state name for all of them.
+  llvm::StringMap<std::pair<Type, Location>> stateTypes;
+  auto checkState = [&](StringRef name, Type type, Location loc) {
+    auto [it, inserted] = stateTypes.try_emplace(name, type, loc);
+    if (inserted || it->second.first == type)
+      return success();
+    InFlightDiagnostic diag = emitError(loc)
+                              << "state '" << name << "' is " << type
+                              << " here but " << it->second.first
+                              << " in another entry point";
+    diag.attachNote(it->second.second) << "other use of the state";
+    return failure();
+  };
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func.isPublic() || func.isExternal())
       continue;
@@ -64,30 +80,61 @@ LogicalResult lctxc::collectEntryPoints(ModuleOp module,
     for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
       ManifestArg arg;
       if (auto w = func.getArgAttrOfType<StringAttr>(
-              i, mlir::lctx::LCtxDialect::getWeightAttrName())) {
+              i, LCtxDialect::getWeightAttrName())) {
         arg.name = w.str();
         arg.role = "weight";
       } else if (auto in = func.getArgAttrOfType<StringAttr>(
-                     i, mlir::lctx::LCtxDialect::getInputAttrName())) {
+                     i, LCtxDialect::getInputAttrName())) {
         arg.name = in.str();
         arg.role = "input";
+      } else if (auto st = func.getArgAttrOfType<StringAttr>(
+                     i, LCtxDialect::getStateAttrName())) {
+        arg.name = st.str();
+        arg.role = "state_in";
       } else {
         arg.name = "input" + std::to_string(i);
         arg.role = "input";
       }
-      if (failed(describe(func.getArgument(i).getLoc(),
-                          func.getArgumentTypes()[i], arg.role, arg)))
+      Location loc = func.getArgument(i).getLoc();
+      if (failed(describe(loc, func.getArgumentTypes()[i],
+                          arg.role == "state_in" ? "state" : arg.role, arg)))
+        return failure();
+      if (arg.role == "state_in" &&
+          failed(checkState(arg.name, func.getArgumentTypes()[i], loc)))
         return failure();
       entry.args.push_back(std::move(arg));
     }
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
       ManifestArg arg;
-      arg.name = "result" + std::to_string(i);
-      arg.role = "output";
-      if (failed(describe(func.getLoc(), func.getResultTypes()[i], "result",
-                          arg)))
+      if (auto st = func.getResultAttrOfType<StringAttr>(
+              i, LCtxDialect::getStateAttrName())) {
+        arg.name = st.str();
+        arg.role = "state_out";
+      } else if (auto out = func.getResultAttrOfType<StringAttr>(
+                     i, LCtxDialect::getOutputAttrName())) {
+        arg.name = out.str();
+        arg.role = "output";
+      } else {
+        arg.name = "result" + std::to_string(i);
+        arg.role = "output";
+      }
+      if (failed(describe(func.getLoc(), func.getResultTypes()[i],
+                          arg.role == "output" ? "result" : "state", arg)))
         return failure();
       entry.args.push_back(std::move(arg));
+    }
+    // Inputs, weights and outputs are addressed by name at run time; a
+    // state's two halves share theirs.
+    llvm::StringMap<std::string> roles;
+    for (const ManifestArg &a : entry.args) {
+      if (a.role == "state_out")
+        continue;
+      auto [it, inserted] = roles.try_emplace(a.name, a.role);
+      if (!inserted)
+        return emitError(func.getLoc())
+               << "entry point '" << entry.name << "' uses the name '"
+               << a.name << "' for both " << it->second << " and " << a.role
+               << "; the artifact addresses arguments by name";
     }
     entries.push_back(std::move(entry));
   }
@@ -95,6 +142,27 @@ LogicalResult lctxc::collectEntryPoints(ModuleOp module,
     return emitError(module.getLoc())
            << "no entry point: the module has no public function with a body";
   return success();
+}
+
+uint64_t lctxc::stateBytes(const std::vector<ManifestEntry> &entries,
+                           size_t *numStates) {
+  static const llvm::StringMap<uint64_t> kSizes = {
+      {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"I64", 8},
+      {"I32", 4}, {"I8", 1},  {"U8", 1},   {"BOOL", 1}, {"C64", 8}};
+  llvm::StringSet<> seen;
+  uint64_t bytes = 0;
+  for (const ManifestEntry &e : entries)
+    for (const ManifestArg &a : e.args) {
+      if (a.role != "state_in" || !seen.insert(a.name).second)
+        continue;
+      uint64_t n = kSizes.lookup(a.dtype);
+      for (int64_t d : a.shape)
+        n *= static_cast<uint64_t>(d);
+      bytes += n;
+    }
+  if (numStates)
+    *numStates = seen.size();
+  return bytes;
 }
 
 std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
@@ -137,6 +205,23 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
               });
           });
         });
+    });
+    // Each state once, across entry points, with its size: the runtime
+    // holds it per session (docs/artifact.md).
+    j.attributeArray("states", [&] {
+      std::vector<std::string> seen;
+      for (const ManifestEntry &e : entries)
+        for (const ManifestArg &a : e.args) {
+          if (a.role != "state_in" ||
+              std::find(seen.begin(), seen.end(), a.name) != seen.end())
+            continue;
+          seen.push_back(a.name);
+          j.object([&] {
+            j.attribute("name", a.name);
+            j.attribute("dtype", a.dtype);
+            shape(a.shape);
+          });
+        }
     });
     // Each weight once, across entry points.
     j.attributeArray("weights", [&] {

@@ -20,7 +20,7 @@ namespace lctxc {
 
 struct ManifestArg {
   std::string name;
-  std::string role; // input | weight | output
+  std::string role; // input | weight | output | state_in | state_out
   std::string dtype;
   std::vector<int64_t> shape;
 };
@@ -39,6 +39,11 @@ struct ManifestTarget {
 /// dynamic argument, unsupported element type).
 mlir::LogicalResult collectEntryPoints(mlir::ModuleOp module,
                                        std::vector<ManifestEntry> &entries);
+
+/// The bytes of runtime-owned state a session of these entry points holds
+/// (each state once), and how many states there are.
+uint64_t stateBytes(const std::vector<ManifestEntry> &entries,
+                    size_t *numStates = nullptr);
 
 /// The manifest JSON text.
 std::string writeManifest(const std::vector<ManifestEntry> &entries,

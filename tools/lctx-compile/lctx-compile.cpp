@@ -250,9 +250,16 @@ int main(int argc, char **argv) {
   if (!lctxrt::writeArtifact(output, sections, &error))
     return fail(error);
   progress.done();
-  if (!quiet)
+  if (!quiet) {
+    size_t numStates = 0;
+    uint64_t bytes = lctxc::stateBytes(entries, &numStates);
     llvm::errs() << "lctx-compile: wrote " << output << " (" << entries.size()
-                 << " entry point" << (entries.size() == 1 ? "" : "s")
-                 << ")\n";
+                 << " entry point" << (entries.size() == 1 ? "" : "s");
+    if (numStates)
+      llvm::errs() << "; runtime-owned state: " << bytes << " bytes in "
+                   << numStates << " tensor" << (numStates == 1 ? "" : "s")
+                   << " per session";
+    llvm::errs() << ")\n";
+  }
   return 0;
 }

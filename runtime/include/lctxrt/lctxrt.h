@@ -269,8 +269,10 @@ typedef enum lctxrt_arg_role_t {
   LCTXRT_ARG_ROLE_WEIGHT = 1,
   /// Written by the entry point.
   LCTXRT_ARG_ROLE_OUTPUT = 2,
-  /// Reserved by format version 1 for runtime-owned recurrent state; this
-  /// runtime rejects artifacts that use them (UNSUPPORTED).
+  /// Runtime-owned recurrent state: the session passes the value it holds
+  /// for the named state (zeros when the session is created or reset) as
+  /// the state_in argument, and keeps what the entry point writes to the
+  /// state_out argument of the same name as the state's next value.
   LCTXRT_ARG_ROLE_STATE_IN = 3,
   LCTXRT_ARG_ROLE_STATE_OUT = 4,
   /// Not a role; makes any int32 value well-defined for the enum type.
@@ -281,8 +283,9 @@ typedef enum lctxrt_arg_role_t {
 /// "state_in", "state_out"), or NULL for a value outside the enum.
 LCTXRT_API const char *lctxrt_arg_role_name(lctxrt_arg_role_t role);
 
-/// Describes one entry point argument or one manifest weight. Pointers are
-/// owned by the artifact.
+/// Describes one entry point argument, one manifest weight or one manifest
+/// state. Pointers are owned by the artifact. Both arguments of a state
+/// carry the state's name.
 typedef struct lctxrt_arg_info_t {
   const char *name;
   lctxrt_arg_role_t role;
@@ -312,6 +315,9 @@ typedef struct lctxrt_entry_point_info_t {
   size_t num_inputs;
   size_t num_weights;
   size_t num_outputs;
+  /// States the entry point reads and updates (each has one state_in and
+  /// one state_out argument).
+  size_t num_states;
 } lctxrt_entry_point_info_t;
 
 /// Manifest and container facts of an artifact. Strings are "" when the
@@ -331,6 +337,10 @@ typedef struct lctxrt_artifact_info_t {
   size_t num_sections;
   size_t num_entry_points;
   size_t num_weights;
+  /// Runtime-owned states (the manifest's "states") and their total size:
+  /// what every session holds, whatever the length of its stream.
+  size_t num_states;
+  size_t state_bytes;
 } lctxrt_artifact_info_t;
 
 /// Describes one section of the container.
@@ -406,6 +416,16 @@ LCTXRT_API lctxrt_status_t
 lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact, size_t index,
                             lctxrt_arg_info_t *out_info);
 
+/// Returns the number of entries of the manifest's "states" (0 for NULL).
+LCTXRT_API size_t
+lctxrt_artifact_num_states(const lctxrt_artifact_t *artifact);
+
+/// Describes manifest state \p index into \p out_info (role STATE_IN).
+/// Errors: INVALID_ARGUMENT (NULL pointer, index out of range).
+LCTXRT_API lctxrt_status_t
+lctxrt_artifact_state_info(const lctxrt_artifact_t *artifact, size_t index,
+                           lctxrt_arg_info_t *out_info);
+
 //===----------------------------------------------------------------------===//
 // Sessions
 //===----------------------------------------------------------------------===//
@@ -450,6 +470,11 @@ LCTXRT_API void lctxrt_session_close(lctxrt_session_t *session);
 
 /// Runs the entry point \p entry.
 ///
+/// States are not named by the caller: each state_in argument receives the
+/// session's current value of its state, and after a successful call the
+/// state_out value becomes the current one (a failed call changes no
+/// state), so consecutive runs continue one stream.
+///
 /// \p inputs name every input argument exactly once (any order); dtype,
 /// rank, shape and byte_size must match the manifest. Input data is only
 /// read.
@@ -474,6 +499,26 @@ LCTXRT_API lctxrt_status_t
 lctxrt_session_run(lctxrt_session_t *session, const char *entry,
                    size_t num_inputs, const lctxrt_tensor_view_t *inputs,
                    size_t num_outputs, lctxrt_tensor_view_t *outputs);
+
+/// Sets every state of \p session to zeros, its value at creation (a new
+/// stream). Errors: INVALID_ARGUMENT (NULL pointer).
+LCTXRT_API lctxrt_status_t lctxrt_session_reset_state(lctxrt_session_t *session);
+
+/// Describes the current value of the state named \p name into \p out:
+/// dtype, rank, shape, byte_size and data (read-only, owned by the session,
+/// valid until the next run, reset, write or close of \p session; `shape`
+/// until the artifact is closed). `name` is set to the state's name.
+/// Errors: INVALID_ARGUMENT (NULL pointer), NOT_FOUND (no such state).
+LCTXRT_API lctxrt_status_t lctxrt_session_read_state(
+    const lctxrt_session_t *session, const char *name,
+    lctxrt_tensor_view_t *out);
+
+/// Copies \p value into the state named `value->name` (to resume a saved
+/// stream). dtype, rank, shape and byte_size must match the manifest.
+/// Errors: INVALID_ARGUMENT (NULL pointer, mismatch), NOT_FOUND (no such
+/// state).
+LCTXRT_API lctxrt_status_t lctxrt_session_write_state(
+    lctxrt_session_t *session, const lctxrt_tensor_view_t *value);
 
 /// Fills \p out_stats with the counters of \p session.
 /// Errors: INVALID_ARGUMENT (NULL pointer).

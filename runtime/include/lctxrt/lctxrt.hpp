@@ -291,6 +291,15 @@ public:
       return status;
     return result;
   }
+  size_t numStates() const { return lctxrt_artifact_num_states(artifact); }
+  /// Describes manifest state \p index.
+  Expected<ArgInfo> state(size_t index) const {
+    ArgInfo result;
+    Status status(lctxrt_artifact_state_info(artifact, index, &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
 
 private:
   explicit Artifact(lctxrt_artifact_t *handle) : artifact(handle) {}
@@ -336,6 +345,24 @@ public:
     return Status(lctxrt_session_run(session, entry.c_str(), inputs.size(),
                                      inputs.data(), outputs.size(),
                                      outputs.data()));
+  }
+
+  /// Sets every state to zeros (a new stream).
+  Status resetState() { return Status(lctxrt_session_reset_state(session)); }
+
+  /// Describes the current value of state \p name; the data is valid until
+  /// the next run, reset, write or close.
+  Expected<lctxrt_tensor_view_t> readState(const std::string &name) const {
+    lctxrt_tensor_view_t result;
+    Status status(lctxrt_session_read_state(session, name.c_str(), &result));
+    if (!status.ok())
+      return status;
+    return result;
+  }
+
+  /// Copies \p value into the state named `value.name`.
+  Status writeState(const lctxrt_tensor_view_t &value) {
+    return Status(lctxrt_session_write_state(session, &value));
   }
 
   /// Returns the session's counters.

@@ -113,11 +113,25 @@ double decodeOne(const unsigned char *p, lctxrt_dtype_t dtype) {
 
 } // namespace
 
-std::map<std::string, Output>
-compileAndRun(const std::string &mlir, const std::string &entry,
-              const std::map<std::string, HostValue> &args) {
+/// Reads a runtime tensor back as an Output.
+static Output decodeView(const lctxrt_tensor_view_t &o) {
+  Output out;
+  out.dtype = lctxrt_dtype_name(o.dtype);
+  out.shape.assign(o.shape, o.shape + o.rank);
+  bool isComplex = o.dtype == LCTXRT_DTYPE_C64;
+  lctxrt_dtype_t scalar = isComplex ? LCTXRT_DTYPE_F32 : o.dtype;
+  size_t elt = lctxrt_dtype_size(scalar);
+  size_t n = elt ? o.byte_size / elt : 0;
+  const auto *bytes = static_cast<const unsigned char *>(o.data);
+  for (size_t k = 0; k < n; ++k)
+    out.values.push_back(decodeOne(bytes + k * elt, scalar));
+  return out;
+}
+
+Session::Session(const std::string &mlir,
+                 const std::map<std::string, HostValue> &values) {
   static int counter = 0;
-  std::string base = scratchDir() + "/" + entry + "-" + std::to_string(++counter);
+  std::string base = scratchDir() + "/module-" + std::to_string(++counter);
   {
     std::ofstream(base + ".mlir") << mlir;
   }
@@ -128,27 +142,71 @@ compileAndRun(const std::string &mlir, const std::string &entry,
     std::stringstream text;
     text << log.rdbuf();
     ADD_FAILURE() << "lctx-compile failed:\n" << text.str() << "\nIR:\n" << mlir;
-    return {};
+    return;
   }
-
-  lctxrt_artifact_t *artifact = nullptr;
   if (lctxrt_status_t s = lctxrt_artifact_open((base + ".lctx").c_str(),
                                                &artifact)) {
     ADD_FAILURE() << "artifact_open: " << statusText(s);
-    return {};
+    return;
   }
+  // Every manifest weight, encoded with its dtype, through a safetensors
+  // file.
+  size_t numWeights = lctxrt_artifact_num_weights(artifact);
+  std::vector<std::vector<unsigned char>> storage(numWeights);
+  std::vector<lctxrt_arg_info_t> infos(numWeights);
+  std::vector<lctxrt_tensor_view_t> weights;
+  for (size_t i = 0; i < numWeights; ++i) {
+    lctxrt_arg_info_t &a = infos[i];
+    lctxrt_status_free(lctxrt_artifact_weight_info(artifact, i, &a));
+    auto it = values.find(a.name);
+    if (it == values.end()) {
+      ADD_FAILURE() << "e2e harness: no value for weight '" << a.name << "'";
+      return;
+    }
+    storage[i] = encode(it->second, a.dtype);
+    weights.push_back({a.name, a.dtype, a.rank, a.shape, storage[i].data(),
+                       storage[i].size()});
+  }
+  if (!weights.empty()) {
+    std::string path = base + ".safetensors";
+    if (lctxrt_status_t s = lctxrt_safetensors_write(
+            path.c_str(), weights.size(), weights.data(), 0, nullptr)) {
+      ADD_FAILURE() << "safetensors_write: " << statusText(s);
+      return;
+    }
+    if (lctxrt_status_t s =
+            lctxrt_safetensors_open(path.c_str(), &weightFile)) {
+      ADD_FAILURE() << "safetensors_open: " << statusText(s);
+      return;
+    }
+  }
+  if (lctxrt_status_t s =
+          lctxrt_session_create(artifact, weightFile, &session)) {
+    ADD_FAILURE() << "session_create: " << statusText(s);
+    session = nullptr;
+  }
+}
+
+Session::~Session() {
+  lctxrt_session_close(session);
+  lctxrt_safetensors_close(weightFile);
+  lctxrt_artifact_close(artifact);
+}
+
+std::map<std::string, Output>
+Session::run(const std::string &entry,
+             const std::map<std::string, HostValue> &values) {
+  if (!session)
+    return {};
   lctxrt_entry_point_info_t info;
   if (lctxrt_status_t s =
           lctxrt_artifact_find_entry_point(artifact, entry.c_str(), &info)) {
     ADD_FAILURE() << "find_entry_point: " << statusText(s);
-    lctxrt_artifact_close(artifact);
     return {};
   }
-
-  // Encode every input and weight with its manifest dtype.
+  // Encode every input with its manifest dtype.
   std::vector<std::vector<unsigned char>> storage;
-  std::vector<lctxrt_tensor_view_t> inputs, weights, outputs;
-  std::vector<std::string> outputNames;
+  std::vector<lctxrt_tensor_view_t> inputs, outputs;
   storage.reserve(info.num_args);
   for (size_t i = 0; i < info.num_args; ++i) {
     const lctxrt_arg_info_t &a = info.args[i];
@@ -156,65 +214,51 @@ compileAndRun(const std::string &mlir, const std::string &entry,
       lctxrt_tensor_view_t out{};
       out.name = a.name;
       outputs.push_back(out);
-      outputNames.push_back(a.name);
       continue;
     }
-    auto it = args.find(a.name);
-    if (it == args.end()) {
-      ADD_FAILURE() << "e2e harness: no value for argument '" << a.name << "'";
-      lctxrt_artifact_close(artifact);
+    if (a.role != LCTXRT_ARG_ROLE_INPUT)
+      continue;
+    auto it = values.find(a.name);
+    if (it == values.end()) {
+      ADD_FAILURE() << "e2e harness: no value for input '" << a.name << "'";
       return {};
     }
     storage.push_back(encode(it->second, a.dtype));
-    lctxrt_tensor_view_t view{a.name, a.dtype, a.rank, a.shape,
-                              storage.back().data(), storage.back().size()};
-    (a.role == LCTXRT_ARG_ROLE_WEIGHT ? weights : inputs).push_back(view);
+    inputs.push_back({a.name, a.dtype, a.rank, a.shape, storage.back().data(),
+                      storage.back().size()});
   }
-
-  lctxrt_safetensors_t *weightFile = nullptr;
-  if (!weights.empty()) {
-    std::string path = base + ".safetensors";
-    if (lctxrt_status_t s = lctxrt_safetensors_write(
-            path.c_str(), weights.size(), weights.data(), 0, nullptr)) {
-      ADD_FAILURE() << "safetensors_write: " << statusText(s);
-      lctxrt_artifact_close(artifact);
-      return {};
-    }
-    if (lctxrt_status_t s = lctxrt_safetensors_open(path.c_str(), &weightFile)) {
-      ADD_FAILURE() << "safetensors_open: " << statusText(s);
-      lctxrt_artifact_close(artifact);
-      return {};
-    }
+  if (lctxrt_status_t s =
+          lctxrt_session_run(session, entry.c_str(), inputs.size(),
+                             inputs.data(), outputs.size(), outputs.data())) {
+    ADD_FAILURE() << "session_run: " << statusText(s);
+    return {};
   }
   std::map<std::string, Output> result;
-  lctxrt_session_t *session = nullptr;
-  if (lctxrt_status_t s =
-          lctxrt_session_create(artifact, weightFile, &session)) {
-    ADD_FAILURE() << "session_create: " << statusText(s);
-  } else if (lctxrt_status_t s = lctxrt_session_run(
-                 session, entry.c_str(), inputs.size(), inputs.data(),
-                 outputs.size(), outputs.data())) {
-    ADD_FAILURE() << "session_run: " << statusText(s);
-  } else {
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const lctxrt_tensor_view_t &o = outputs[i];
-      Output out;
-      out.dtype = lctxrt_dtype_name(o.dtype);
-      out.shape.assign(o.shape, o.shape + o.rank);
-      bool isComplex = o.dtype == LCTXRT_DTYPE_C64;
-      lctxrt_dtype_t scalar = isComplex ? LCTXRT_DTYPE_F32 : o.dtype;
-      size_t elt = lctxrt_dtype_size(scalar);
-      size_t n = elt ? o.byte_size / elt : 0;
-      const auto *bytes = static_cast<const unsigned char *>(o.data);
-      for (size_t k = 0; k < n; ++k)
-        out.values.push_back(decodeOne(bytes + k * elt, scalar));
-      result[outputNames[i]] = std::move(out);
-    }
-  }
-  lctxrt_session_close(session);
-  lctxrt_safetensors_close(weightFile);
-  lctxrt_artifact_close(artifact);
+  for (const lctxrt_tensor_view_t &o : outputs)
+    result[o.name] = decodeView(o);
   return result;
+}
+
+Output Session::state(const std::string &name) const {
+  lctxrt_tensor_view_t view;
+  if (lctxrt_status_t s =
+          lctxrt_session_read_state(session, name.c_str(), &view)) {
+    ADD_FAILURE() << "read_state: " << statusText(s);
+    return {};
+  }
+  return decodeView(view);
+}
+
+void Session::resetState() {
+  if (lctxrt_status_t s = lctxrt_session_reset_state(session))
+    ADD_FAILURE() << "reset_state: " << statusText(s);
+}
+
+std::map<std::string, Output>
+compileAndRun(const std::string &mlir, const std::string &entry,
+              const std::map<std::string, HostValue> &args) {
+  Session session(mlir, args);
+  return session.run(entry, args);
 }
 
 double relError(const Output &got, const ref::Tensor &want) {

@@ -17,6 +17,7 @@
 #define LCTX_TEST_E2E_CPU_E2EHARNESS_H
 
 #include "LCtxReference.h"
+#include "lctxrt/lctxrt.h"
 
 #include <map>
 #include <random>
@@ -68,6 +69,34 @@ struct Output {
     std::vector<int64_t> v(values.begin(), values.end());
     return ref::IntTensor(shape, v);
   }
+};
+
+/// A compiled module with a runtime session: its weights bound from a
+/// safetensors file built from the values named like the manifest's
+/// weights, its runtime-owned states (lctx.state) carried across run()s.
+/// Failures are reported with gtest assertions; run() then returns an
+/// empty map.
+class Session {
+public:
+  Session(const std::string &mlir,
+          const std::map<std::string, HostValue> &values);
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  /// Runs `entry` with the values named like its inputs; returns the
+  /// outputs by name.
+  std::map<std::string, Output> run(const std::string &entry,
+                                    const std::map<std::string, HostValue> &values);
+  /// The current value of the state `name`.
+  Output state(const std::string &name) const;
+  /// Sets every state to zeros (a new stream).
+  void resetState();
+
+private:
+  lctxrt_artifact_t *artifact = nullptr;
+  lctxrt_safetensors_t *weightFile = nullptr;
+  lctxrt_session_t *session = nullptr;
 };
 
 /// Compiles `mlir` (one public function `entry`) and runs it with `args`

@@ -22,58 +22,144 @@ void LCtxDialect::initialize() {
       >();
 }
 
+namespace {
+/// A non-empty string attribute value, or null.
+StringAttr nonEmptyName(NamedAttribute attr) {
+  auto name = dyn_cast<StringAttr>(attr.getValue());
+  return name && !name.getValue().empty() ? name : StringAttr();
+}
+
+/// The index of the result with `lctx.state = name`, if any.
+std::optional<unsigned> stateResult(FunctionOpInterface func, StringAttr name) {
+  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+    if (func.getResultAttrOfType<StringAttr>(i,
+                                             LCtxDialect::getStateAttrName()) ==
+        name)
+      return i;
+  return std::nullopt;
+}
+
+/// The index of the argument with `lctx.state = name`, if any.
+std::optional<unsigned> stateArgument(FunctionOpInterface func,
+                                      StringAttr name) {
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    if (func.getArgAttrOfType<StringAttr>(i, LCtxDialect::getStateAttrName()) ==
+        name)
+      return i;
+  return std::nullopt;
+}
+} // namespace
+
 /// `lctx.weight = "name"` binds a function argument to a named weight
-/// tensor and `lctx.input = "name"` names a runtime input: the name must be a
-/// non-empty string, unique among the function's weights and inputs, on a
-/// ranked-tensor argument (a memref once the CPU pipeline has bufferized).
+/// tensor, `lctx.input = "name"` names a runtime input, and
+/// `lctx.state = "name"` makes the argument the incoming value of a piece of
+/// runtime-owned state (paired with a result of the same name and type). The
+/// name must be a non-empty string, unique among the function's arguments,
+/// on a ranked-tensor argument (a memref once the CPU pipeline has
+/// bufferized).
 LogicalResult LCtxDialect::verifyRegionArgAttribute(Operation *op,
                                                     unsigned regionIndex,
                                                     unsigned argIndex,
                                                     NamedAttribute attr) {
   StringRef attrName = attr.getName().getValue();
-  if (attrName != getWeightAttrName() && attrName != getInputAttrName())
+  if (attrName != getWeightAttrName() && attrName != getInputAttrName() &&
+      attrName != getStateAttrName()) {
+    if (attrName == getOutputAttrName())
+      return op->emitError() << "'" << attrName
+                             << "' is only allowed on function results, not "
+                                "on argument #"
+                             << argIndex;
     return op->emitError() << "unknown lctx argument attribute '" << attrName
                            << "'";
-  auto name = dyn_cast<StringAttr>(attr.getValue());
-  if (!name || name.getValue().empty())
+  }
+  StringAttr name = nonEmptyName(attr);
+  if (!name)
     return op->emitError() << "'" << attrName << "' on argument #"
                            << argIndex << " must be a non-empty string";
   auto func = dyn_cast<FunctionOpInterface>(op);
   if (!func || regionIndex != 0)
     return op->emitError() << "'" << attrName
                            << "' is only allowed on function arguments";
+  StringRef what = attrName == getWeightAttrName()  ? "weight"
+                   : attrName == getInputAttrName() ? "input"
+                                                    : "state";
   Type argType = func.getArgumentTypes()[argIndex];
   if (!isa<RankedTensorType, MemRefType>(argType))
-    return op->emitError() << (attrName == getWeightAttrName() ? "weight '"
-                                                               : "input '")
-                           << name.getValue() << "' (argument #" << argIndex
+    return op->emitError() << what << " '" << name.getValue()
+                           << "' (argument #" << argIndex
                            << ") must be a ranked tensor, got " << argType;
-  if (func.getArgAttr(argIndex, getWeightAttrName()) &&
-      func.getArgAttr(argIndex, getInputAttrName()))
+  unsigned roles = 0;
+  for (StringRef role :
+       {getWeightAttrName(), getInputAttrName(), getStateAttrName()})
+    roles += func.getArgAttr(argIndex, role) ? 1 : 0;
+  if (roles > 1)
     return op->emitError() << "argument #" << argIndex
-                           << " cannot be both a weight and an input";
+                           << " can have only one of lctx.weight, lctx.input "
+                              "and lctx.state";
   // Report a duplicate once, at its second occurrence.
   for (unsigned i = 0; i < argIndex; ++i)
-    for (StringRef other : {getWeightAttrName(), getInputAttrName()})
+    for (StringRef other :
+         {getWeightAttrName(), getInputAttrName(), getStateAttrName()})
       if (func.getArgAttrOfType<StringAttr>(i, other) == name)
-        return op->emitError() << "duplicate weight name '" << name.getValue()
-                               << "' on arguments #" << i << " and #"
-                               << argIndex;
+        return op->emitError() << "duplicate argument name '"
+                               << name.getValue() << "' on arguments #" << i
+                               << " and #" << argIndex;
+  if (attrName == getStateAttrName()) {
+    std::optional<unsigned> result = stateResult(func, name);
+    if (!result)
+      return op->emitError()
+             << "state '" << name.getValue() << "' (argument #" << argIndex
+             << ") has no result with lctx.state = \"" << name.getValue()
+             << "\" carrying its next value";
+    if (func.getResultTypes()[*result] != argType)
+      return op->emitError()
+             << "state '" << name.getValue() << "' is " << argType
+             << " as argument #" << argIndex << " but "
+             << func.getResultTypes()[*result] << " as result #" << *result;
+  }
   return success();
 }
 
-/// lctx defines no attribute for function results: a weight is an input.
+/// `lctx.output = "name"` names an output and `lctx.state = "name"` makes a
+/// result the next value of the state argument of the same name; names are
+/// non-empty and unique among the results.
 LogicalResult LCtxDialect::verifyRegionResultAttribute(Operation *op,
                                                        unsigned regionIndex,
                                                        unsigned resultIndex,
                                                        NamedAttribute attr) {
-  if (attr.getName() == getWeightAttrName())
-    return op->emitError() << "'" << getWeightAttrName()
+  StringRef attrName = attr.getName().getValue();
+  if (attrName == getWeightAttrName() || attrName == getInputAttrName())
+    return op->emitError() << "'" << attrName
                            << "' is only allowed on function arguments, not "
                               "on result #"
                            << resultIndex;
-  return op->emitError() << "unknown lctx result attribute '"
-                         << attr.getName().getValue() << "'";
+  if (attrName != getOutputAttrName() && attrName != getStateAttrName())
+    return op->emitError() << "unknown lctx result attribute '" << attrName
+                           << "'";
+  StringAttr name = nonEmptyName(attr);
+  if (!name)
+    return op->emitError() << "'" << attrName << "' on result #"
+                           << resultIndex << " must be a non-empty string";
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  if (!func || regionIndex != 0)
+    return op->emitError() << "'" << attrName
+                           << "' is only allowed on function results";
+  if (func.getResultAttr(resultIndex, getOutputAttrName()) &&
+      func.getResultAttr(resultIndex, getStateAttrName()))
+    return op->emitError() << "result #" << resultIndex
+                           << " cannot be both an output and a state";
+  for (unsigned i = 0; i < resultIndex; ++i)
+    for (StringRef other : {getOutputAttrName(), getStateAttrName()})
+      if (func.getResultAttrOfType<StringAttr>(i, other) == name)
+        return op->emitError() << "duplicate result name '"
+                               << name.getValue() << "' on results #" << i
+                               << " and #" << resultIndex;
+  if (attrName == getStateAttrName() && !stateArgument(func, name))
+    return op->emitError() << "state '" << name.getValue() << "' (result #"
+                           << resultIndex
+                           << ") has no argument with lctx.state = \""
+                           << name.getValue() << "\" carrying its value in";
+  return success();
 }
 
 /// lctx defines no discardable attribute on operations.

@@ -44,7 +44,7 @@ func.func @unranked_argument(%w: tensor<*xf32> {lctx.weight = "w"}) {
 // -----
 
 // Names are unique within a function (reported at the second occurrence).
-// expected-error @+1 {{duplicate weight name 'w_q' on arguments #0 and #2}}
+// expected-error @+1 {{duplicate argument name 'w_q' on arguments #0 and #2}}
 func.func @duplicate_name(%a: tensor<4xf32> {lctx.weight = "w_q"}, %x: tensor<4xf32>,
                           %b: tensor<4xf32> {lctx.weight = "w_q"}) {
   return
@@ -53,13 +53,14 @@ func.func @duplicate_name(%a: tensor<4xf32> {lctx.weight = "w_q"}, %x: tensor<4x
 // -----
 
 // The duplicate check also covers external declarations.
-// expected-error @+1 {{duplicate weight name 'w' on arguments #0 and #1}}
+// expected-error @+1 {{duplicate argument name 'w' on arguments #0 and #1}}
 func.func private @duplicate_in_declaration(tensor<4xf32> {lctx.weight = "w"},
                                             tensor<8xf32> {lctx.weight = "w"})
 
 // -----
 
-// lctx.weight is the only lctx argument attribute.
+// lctx.weight, lctx.input and lctx.state are the only lctx argument
+// attributes.
 // expected-error @+1 {{unknown lctx argument attribute 'lctx.foo'}}
 func.func @unknown_attribute(%w: tensor<4xf32> {lctx.foo = "w"}) {
   return
@@ -91,11 +92,11 @@ func.func @unknown_op_attr(%x: tensor<4xf32>) -> tensor<4xf32> {
 // -----
 
 // An argument is a weight or an input, not both.
-// expected-error @+1 {{argument #0 cannot be both a weight and an input}}
+// expected-error @+1 {{argument #0 can have only one of lctx.weight, lctx.input and lctx.state}}
 func.func private @weight_and_input(tensor<4xf32> {lctx.weight = "w", lctx.input = "x"})
 
 // -----
 
 // Input and weight names share one namespace.
-// expected-error @+1 {{duplicate weight name 'x' on arguments #0 and #1}}
+// expected-error @+1 {{duplicate argument name 'x' on arguments #0 and #1}}
 func.func private @input_weight_clash(tensor<4xf32> {lctx.input = "x"}, tensor<4xf32> {lctx.weight = "x"})
