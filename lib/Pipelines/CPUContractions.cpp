@@ -30,6 +30,23 @@
 // starting from the init value), with fused multiply-adds. Only f32 ops
 // with static shapes and a plain mul-add body are rewritten.
 //
+// Threads: a contraction of at least `parallel-flops` FLOPs (2 M N K times
+// the other dims) whose other dims all index C runs each of its M x N
+// regions (full tiles and remainder strips) of at least 1/16 of that as an
+// scf.forall, which the CPU pipeline runs on the OpenMP thread pool:
+//
+//   forall (outer dims) x (Nc blocks of N) x (M chunks):
+//     c = extract_slice C[outer, m chunk, n block]
+//     for k_c, m_c, j, i: ... as above, on c ...
+//     parallel_insert_slice c into C
+//
+// M is split into chunks of whole Mc blocks only when the outer dims and
+// the N blocks give fewer than `parallel-chunks` iterations. Every
+// iteration owns a disjoint block of C and runs the whole K reduction for
+// it in the same order as the sequential loops, so the result is
+// bit-identical for any thread count. A contraction inside another
+// scf.forall (attention's tiles) stays sequential.
+//
 //===----------------------------------------------------------------------===//
 
 #include "CPUCodegen.h"
@@ -48,6 +65,9 @@
 using namespace mlir;
 
 namespace {
+
+/// ceil(a / b) for a >= 0, b > 0.
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// Register and cache tile sizes and the native vector length, in
 /// elements.
@@ -92,6 +112,21 @@ struct Plan {
   /// The scalar C starts as, when the init is a linalg.fill: the
   /// accumulators then start from it and the fill is skipped.
   Value fillValue;
+  /// Whether every outer dim is parallel and indexes C, so that the
+  /// iterations over them (and over blocks of M and N) are independent.
+  bool parallelizable = false;
+};
+
+constexpr int64_t kRegionFlopsDivisor = 16;
+
+/// When and how contractions run on several threads.
+struct Threading {
+  /// Minimum FLOPs (2 x the iteration space) of a contraction for
+  /// scf.foralls (and 1/kRegionFlopsDivisor of it of each region that gets
+  /// one; smaller remainder strips stay sequential); <= 0 never.
+  int64_t minFlops = int64_t(1) << 24;
+  /// Iterations a forall aims at before M is split too.
+  int64_t chunks = 16;
 };
 
 bool isF32Tensor(Type t) {
@@ -188,6 +223,10 @@ FailureOr<Plan> analyze(linalg::LinalgOp op) {
   for (unsigned d = 0, e = p.extents.size(); d < e; ++d)
     if (d != p.nDim && d != p.kDim && d != p.mDim)
       p.outerDims.push_back(d);
+  p.parallelizable = llvm::all_of(p.outerDims, [&](unsigned d) {
+    return iters[d] == utils::IteratorType::parallel &&
+           resultPos(p.cMap, d).has_value();
+  });
 
   // A fill folds into the first K block only when K is the one reduction
   // dim: with another (outer) one, every outer iteration starts a K loop.
@@ -214,14 +253,118 @@ FailureOr<Plan> analyze(linalg::LinalgOp op) {
 /// Emits the loops of one contraction.
 class Emitter {
 public:
-  Emitter(const Plan &p, const Tiles &t, Location loc, Value a, Value b,
-          AffineMap bMap)
-      : p(p), t(t), loc(loc), a(a), b(b), bMap(bMap), dims(p.extents.size()) {}
+  Emitter(const Plan &p, const Tiles &t, const Threading &threads, Location loc,
+          Value a, Value b, AffineMap bMap)
+      : p(p), t(t), threads(threads), loc(loc), a(a), b(b), bMap(bMap),
+        dims(p.extents.size()), cBase(p.extents.size()) {}
 
-  Value emit(OpBuilder &builder, Value c) { return emitOuter(builder, c, 0); }
+  Value emit(OpBuilder &builder, Value c) {
+    SmallVector<Region> parts = regions();
+    if (!parallel()) {
+      return emitOuter(builder, c, 0, [&](OpBuilder &nb, Value cur) {
+        for (const Region &r : parts)
+          cur = emitRegion(nb, cur, r, cst(nb, r.r0), cst(nb, r.r1),
+                           cst(nb, r.c0), cst(nb, r.c1));
+        return cur;
+      });
+    }
+    for (const Region &r : parts) {
+      Split s = split(r);
+      if (s.iterations() >= 2 &&
+          regionFlops(r) >= threads.minFlops / kRegionFlopsDivisor) {
+        c = emitForall(builder, c, r, s);
+        continue;
+      }
+      c = emitOuter(builder, c, 0, [&](OpBuilder &nb, Value cur) {
+        return emitRegion(nb, cur, r, cst(nb, r.r0), cst(nb, r.r1),
+                          cst(nb, r.c0), cst(nb, r.c1));
+      });
+    }
+    return c;
+  }
 
 private:
   using Body = function_ref<SmallVector<Value>(OpBuilder &, Value, ValueRange)>;
+
+  /// Rows [r0, r1) in tiles of th, columns [c0, c1) in tiles of tw.
+  struct Region {
+    int64_t r0, r1, th, c0, c1, tw;
+  };
+
+  /// How a region's forall divides it: the outer dims (`outer` iterations
+  /// in all), `nBlocks` column blocks of `cols`, `mChunks` row chunks of
+  /// `rows`.
+  struct Split {
+    int64_t outer = 1, nBlocks = 1, cols = 0, mChunks = 1, rows = 0;
+    int64_t iterations() const { return outer * nBlocks * mChunks; }
+  };
+
+  /// The full-tile part and the remainder strips of the M x N space.
+  SmallVector<Region> regions() const {
+    int64_t m = p.mDim ? p.extents[*p.mDim] : 1, n = p.extents[p.nDim];
+    int64_t mMain = m / t.mr * t.mr, nMain = n / t.nr * t.nr;
+    SmallVector<Region> out;
+    if (mMain > 0 && nMain > 0)
+      out.push_back({0, mMain, t.mr, 0, nMain, t.nr});
+    if (mMain > 0 && nMain < n)
+      out.push_back({0, mMain, t.mr, nMain, n, n - nMain});
+    if (mMain < m && nMain > 0)
+      out.push_back({mMain, m, m - mMain, 0, nMain, t.nr});
+    if (mMain < m && nMain < n)
+      out.push_back({mMain, m, m - mMain, nMain, n, n - nMain});
+    return out;
+  }
+
+  int64_t mcFor(const Region &r) const {
+    return ceilDiv(t.mc, r.th) * r.th;
+  }
+  int64_t ncFor(const Region &r) const {
+    return ceilDiv(t.nc, r.tw) * r.tw;
+  }
+
+  int64_t outerIterations() const {
+    int64_t n = 1;
+    for (unsigned d : p.outerDims)
+      n *= p.extents[d];
+    return n;
+  }
+
+  int64_t flops() const {
+    int64_t n = 2;
+    for (int64_t e : p.extents)
+      n *= e;
+    return n;
+  }
+
+  int64_t regionFlops(const Region &r) const {
+    return 2 * outerIterations() * (r.r1 - r.r0) * (r.c1 - r.c0) *
+           p.extents[p.kDim];
+  }
+
+  bool parallel() const {
+    return p.parallelizable && threads.minFlops > 0 &&
+           flops() >= threads.minFlops &&
+           !p.op->getParentOfType<scf::ForallOp>();
+  }
+
+  /// One iteration per outer index and Nc block; whole-Mc-block chunks of
+  /// M as well when that gives fewer than `threads.chunks` iterations.
+  Split split(const Region &r) const {
+    Split s;
+    int64_t h = r.r1 - r.r0, w = r.c1 - r.c0;
+    s.outer = outerIterations();
+    s.cols = ncFor(r);
+    s.nBlocks = ceilDiv(w, s.cols);
+    s.rows = h;
+    if (s.outer * s.nBlocks < threads.chunks) {
+      int64_t mc = mcFor(r), mBlocks = ceilDiv(h, mc);
+      int64_t want = std::min(
+          mBlocks, ceilDiv(threads.chunks, s.outer * s.nBlocks));
+      s.rows = std::min(h, ceilDiv(mBlocks, want) * mc);
+    }
+    s.mChunks = ceilDiv(h, s.rows);
+    return s;
+  }
 
   Value cst(OpBuilder &builder, int64_t v) {
     return builder.create<arith::ConstantIndexOp>(loc, v);
@@ -235,12 +378,26 @@ private:
     return builder.create<arith::AddIOp>(loc, x, cst(builder, v));
   }
 
+  /// x - y, folded when both are constants or equal.
+  Value sub(OpBuilder &builder, Value x, Value y) {
+    std::optional<int64_t> cx = getConstantIntValue(x),
+                           cy = getConstantIntValue(y);
+    if (x == y)
+      return cst(builder, 0);
+    if (cx && cy)
+      return cst(builder, *cx - *cy);
+    if (cy && *cy == 0)
+      return x;
+    return builder.create<arith::SubIOp>(loc, x, y);
+  }
+
   /// min(x + v, bound).
-  Value clampedEnd(OpBuilder &builder, Value x, int64_t v, int64_t bound) {
-    if (std::optional<int64_t> c = getConstantIntValue(x))
-      return cst(builder, std::min(*c + v, bound));
-    return builder.create<arith::MinSIOp>(loc, add(builder, x, v),
-                                          cst(builder, bound));
+  Value clampedEnd(OpBuilder &builder, Value x, int64_t v, Value bound) {
+    std::optional<int64_t> c = getConstantIntValue(x),
+                           cb = getConstantIntValue(bound);
+    if (c && cb)
+      return cst(builder, std::min(*c + v, *cb));
+    return builder.create<arith::MinSIOp>(loc, add(builder, x, v), bound);
   }
 
   /// A loop over [lo, hi) with `step` carrying `args`; a range known to
@@ -269,49 +426,132 @@ private:
     return idx;
   }
 
-  Value emitOuter(OpBuilder &builder, Value c, unsigned level) {
+  /// Indices into C, relative to the block of C a forall iteration owns.
+  SmallVector<Value> cIndices(OpBuilder &builder) {
+    SmallVector<Value> idx;
+    for (unsigned i = 0, e = p.cMap.getNumResults(); i < e; ++i) {
+      unsigned d = p.cMap.getDimPosition(i);
+      idx.push_back(cBase[d] ? sub(builder, dims[d], cBase[d]) : dims[d]);
+    }
+    return idx;
+  }
+
+  Value emitOuter(OpBuilder &builder, Value c, unsigned level,
+                  function_ref<Value(OpBuilder &, Value)> inner) {
     if (level == p.outerDims.size())
-      return emitRegions(builder, c);
+      return inner(builder, c);
     unsigned d = p.outerDims[level];
     return loop(builder, cst(builder, 0), cst(builder, p.extents[d]), 1, c,
                 [&](OpBuilder &nested, Value iv, ValueRange args) {
                   dims[d] = iv;
                   return SmallVector<Value>{
-                      emitOuter(nested, args[0], level + 1)};
+                      emitOuter(nested, args[0], level + 1, inner)};
                 })[0];
   }
 
-  /// The full-tile part and the remainder strips of the M x N space.
-  Value emitRegions(OpBuilder &builder, Value c) {
-    int64_t m = p.mDim ? p.extents[*p.mDim] : 1, n = p.extents[p.nDim];
-    int64_t mMain = m / t.mr * t.mr, nMain = n / t.nr * t.nr;
-    if (mMain > 0 && nMain > 0)
-      c = emitRegion(builder, c, 0, mMain, t.mr, 0, nMain, t.nr);
-    if (mMain > 0 && nMain < n)
-      c = emitRegion(builder, c, 0, mMain, t.mr, nMain, n, n - nMain);
-    if (mMain < m && nMain > 0)
-      c = emitRegion(builder, c, mMain, m, m - mMain, 0, nMain, t.nr);
-    if (mMain < m && nMain < n)
-      c = emitRegion(builder, c, mMain, m, m - mMain, nMain, n, n - nMain);
-    return c;
+  /// One region as an scf.forall over `s`; each iteration computes its
+  /// block of C in a slice of the shared C.
+  Value emitForall(OpBuilder &builder, Value c, const Region &r,
+                   const Split &s) {
+    auto forall = builder.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{builder.getIndexAttr(s.iterations())},
+        ValueRange{c}, std::nullopt,
+        [&](OpBuilder &fb, Location, ValueRange regionArgs) {
+          Value rest = regionArgs[0], shared = regionArgs[1];
+          // iv = ((outer...) * nBlocks + n block) * mChunks + m chunk.
+          auto next = [&](int64_t extent) -> Value {
+            if (extent == 1)
+              return cst(fb, 0);
+            Value e = cst(fb, extent);
+            Value idx = fb.create<arith::RemUIOp>(loc, rest, e);
+            rest = fb.create<arith::DivUIOp>(loc, rest, e);
+            return idx;
+          };
+          Value mi = next(s.mChunks);
+          Value ni = next(s.nBlocks);
+          for (unsigned d : llvm::reverse(p.outerDims))
+            dims[d] = next(p.extents[d]);
+
+          // Chunk `index` of [lo, hi) in chunks of `size`: its bounds, and
+          // its size (static unless it may be a shorter last chunk).
+          auto chunk = [&](int64_t lo, int64_t hi, int64_t size, Value index,
+                           Value &begin, Value &end) -> OpFoldResult {
+            if (std::optional<int64_t> ci = getConstantIntValue(index)) {
+              int64_t b0 = lo + *ci * size, e0 = std::min(b0 + size, hi);
+              begin = cst(fb, b0);
+              end = cst(fb, e0);
+              return fb.getIndexAttr(e0 - b0);
+            }
+            begin = add(
+                fb, fb.create<arith::MulIOp>(loc, index, cst(fb, size)), lo);
+            if ((hi - lo) % size == 0) {
+              end = add(fb, begin, size);
+              return fb.getIndexAttr(size);
+            }
+            end = clampedEnd(fb, begin, size, cst(fb, hi));
+            return fb.create<arith::SubIOp>(loc, end, begin).getResult();
+          };
+          Value ra, rb, ca, cb;
+          OpFoldResult rowSize = chunk(r.r0, r.r1, s.rows, mi, ra, rb);
+          OpFoldResult colSize = chunk(r.c0, r.c1, s.cols, ni, ca, cb);
+
+          SmallVector<OpFoldResult> offsets, sizes;
+          for (unsigned i = 0, e = p.cMap.getNumResults(); i < e; ++i) {
+            unsigned d = p.cMap.getDimPosition(i);
+            if (d == p.nDim) {
+              offsets.push_back(ca);
+              sizes.push_back(colSize);
+              cBase[d] = ca;
+            } else if (p.mDim && d == *p.mDim) {
+              offsets.push_back(ra);
+              sizes.push_back(rowSize);
+              cBase[d] = ra;
+            } else {
+              offsets.push_back(dims[d]);
+              sizes.push_back(fb.getIndexAttr(1));
+              cBase[d] = dims[d];
+            }
+          }
+          SmallVector<OpFoldResult> strides(offsets.size(),
+                                            fb.getIndexAttr(1));
+          Value block = fb.create<tensor::ExtractSliceOp>(loc, shared, offsets,
+                                                          sizes, strides);
+          block = emitRegion(fb, block, r, ra, rb, ca, cb,
+                             /*oneColBlock=*/true);
+          cBase.assign(cBase.size(), Value());
+          // With a body builder, the terminator is ours to create.
+          auto terminator = fb.create<scf::InParallelOp>(loc);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(terminator.getBody());
+          fb.create<tensor::ParallelInsertSliceOp>(loc, block, shared, offsets,
+                                                   sizes, strides);
+        });
+    return forall.getResult(0);
   }
 
-  /// Rows [r0, r1) in tiles of `th`, columns [c0, c1) in tiles of `tw`.
-  Value emitRegion(OpBuilder &builder, Value c, int64_t r0, int64_t r1,
-                   int64_t th, int64_t c0, int64_t c1, int64_t tw) {
-    int64_t mc = llvm::divideCeil(t.mc, th) * th;
-    int64_t nc = llvm::divideCeil(t.nc, tw) * tw;
+  /// Rows [r0, r1) in tiles of `r.th`, columns [c0, c1) in tiles of `r.tw`
+  /// (a part of region `r`); `oneColBlock`: c1 - c0 is at most one Nc
+  /// block.
+  Value emitRegion(OpBuilder &builder, Value c, const Region &r, Value r0,
+                   Value r1, Value c0, Value c1, bool oneColBlock = false) {
+    int64_t th = r.th, tw = r.tw;
+    int64_t mc = mcFor(r), nc = ncFor(r);
     int64_t kc = t.kc, k = p.extents[p.kDim];
-    return loop(
-        builder, cst(builder, c0), cst(builder, c1), nc, c,
+    auto colBlocks = [&](OpBuilder &b0, ValueRange a0, Body body) {
+      if (oneColBlock)
+        return body(b0, c0, a0);
+      return loop(b0, c0, c1, nc, a0, body);
+    };
+    return colBlocks(
+        builder, c,
         [&](OpBuilder &b1, Value jc, ValueRange a1) {
-          Value jEnd = clampedEnd(b1, jc, nc, c1);
+          Value jEnd = oneColBlock ? c1 : clampedEnd(b1, jc, nc, c1);
           return loop(
               b1, cst(b1, 0), cst(b1, k), kc, a1,
               [&](OpBuilder &b2, Value kc0, ValueRange a2) {
-                Value kEnd = clampedEnd(b2, kc0, kc, k);
+                Value kEnd = clampedEnd(b2, kc0, kc, cst(b2, k));
                 return loop(
-                    b2, cst(b2, r0), cst(b2, r1), mc, a2,
+                    b2, r0, r1, mc, a2,
                     [&](OpBuilder &b3, Value ic, ValueRange a3) {
                       Value iEnd = clampedEnd(b3, ic, mc, r1);
                       return loop(
@@ -328,7 +568,6 @@ private:
               });
         })[0];
   }
-
   /// C[i : i + th, j : j + tw] += A[i : i + th, k0 : k1] B[k0 : k1, j : j + tw]
   Value microKernel(OpBuilder &builder, Value c, Value i, Value j, Value k0,
                     Value k1, int64_t th, int64_t tw) {
@@ -361,7 +600,7 @@ private:
         for (size_t v = 0; v < nv; ++v) {
           dims[p.nDim] = cols[v];
           accs.push_back(rb.create<vector::TransferReadOp>(
-              loc, VectorType::get({widths[v]}, f32), c, indices(p.cMap),
+              loc, VectorType::get({widths[v]}, f32), c, cIndices(rb),
               ArrayRef<bool>(inBounds)));
         }
       }
@@ -426,7 +665,7 @@ private:
         dims[p.nDim] = cols[v];
         c = builder
                 .create<vector::TransferWriteOp>(loc, sums[r * nv + v], c,
-                                                 indices(p.cMap),
+                                                 cIndices(builder),
                                                  ArrayRef<bool>(inBounds))
                 .getResult();
       }
@@ -436,14 +675,19 @@ private:
 
   const Plan &p;
   const Tiles &t;
+  const Threading &threads;
   Location loc;
   Value a, b;
   AffineMap bMap;
   /// The current index of every loop dim while emitting.
   SmallVector<Value> dims;
+  /// Inside a forall iteration: where its block of C starts, per loop dim
+  /// that indexes C (null outside).
+  SmallVector<Value> cBase;
 };
 
-void rewrite(RewriterBase &rewriter, const Plan &p, const Tiles &t) {
+void rewrite(RewriterBase &rewriter, const Plan &p, const Tiles &t,
+             const Threading &threads) {
   linalg::LinalgOp op = p.op;
   Location loc = op.getLoc();
   rewriter.setInsertionPoint(op);
@@ -471,7 +715,7 @@ void rewrite(RewriterBase &rewriter, const Plan &p, const Tiles &t) {
     c = rewriter.create<tensor::EmptyOp>(loc, cType.getShape(),
                                          cType.getElementType());
   }
-  Emitter emitter(p, t, loc, a, b, bMap);
+  Emitter emitter(p, t, threads, loc, a, b, bMap);
   Value result = emitter.emit(rewriter, c);
   rewriter.replaceOp(op, result);
 }
@@ -507,6 +751,10 @@ struct CPUContractionCodegenPass
       t.nc = nc;
     if (kc > 0)
       t.kc = kc;
+    Threading threads;
+    threads.minFlops = parallelFlops;
+    if (parallelChunks > 0)
+      threads.chunks = parallelChunks;
     std::vector<Plan> plans;
     getOperation().walk([&](linalg::LinalgOp op) {
       FailureOr<Plan> p = analyze(op);
@@ -515,7 +763,7 @@ struct CPUContractionCodegenPass
     });
     IRRewriter rewriter(&getContext());
     for (const Plan &p : plans)
-      rewrite(rewriter, p, t);
+      rewrite(rewriter, p, t, threads);
   }
 
   Option<int64_t> mr{*this, "mr",
@@ -533,6 +781,17 @@ struct CPUContractionCodegenPass
                      llvm::cl::init(0)};
   Option<int64_t> kc{*this, "kc", llvm::cl::desc("Cache block depth (0: 256)"),
                      llvm::cl::init(0)};
+  Option<int64_t> parallelFlops{
+      *this, "parallel-flops",
+      llvm::cl::desc("Minimum FLOPs of a contraction for scf.foralls over "
+                     "blocks of C (regions below 1/16 of it stay "
+                     "sequential); 0 never"),
+      llvm::cl::init(Threading().minFlops)};
+  Option<int64_t> parallelChunks{
+      *this, "parallel-chunks",
+      llvm::cl::desc("Forall iterations to aim at before M is split as well "
+                     "as N (0: 16)"),
+      llvm::cl::init(0)};
 };
 
 } // namespace

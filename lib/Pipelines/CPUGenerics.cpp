@@ -22,6 +22,15 @@
 // An elementwise generic whose init is a mere shape first takes a dead
 // input of the same type as its init, so that it can run in place.
 //
+// Threads: when the generic does at least `parallel-work` scalar operations
+// (iteration points times body ops) and its leading dims are parallel and
+// index the result, those dims run as an scf.forall (which the CPU pipeline
+// runs on the OpenMP thread pool): each iteration owns one index of the
+// dims before a split dim and a chunk of rows of the split dim, and writes
+// that slice of the result with tensor.parallel_insert_slice. Reductions
+// never cross iterations, so results are bit-identical for any thread
+// count. A generic inside another scf.forall stays sequential.
+//
 // Anything else (tensor.extract in the body, transposed operand access,
 // several results, dynamic shapes) is left to the loop lowering. math.exp
 // on the new vectors uses MLIR's polynomial approximation. Vector math ops
@@ -53,6 +62,9 @@
 using namespace mlir;
 
 namespace {
+
+/// ceil(a / b) for a >= 0, b > 0.
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /// The reduction form of a generic's body.
 struct Reduction {
@@ -159,7 +171,52 @@ struct Plan {
   int64_t vExtent = 0;
   SmallVector<int64_t> extents;
   std::optional<Reduction> reduction;
+  /// The forall, when there is one: iteration = (index of dims
+  /// [0, splitDim)) x (chunk of `rows` indices of splitDim).
+  bool parallel = false;
+  unsigned splitDim = 0;
+  int64_t chunks = 1, rows = 0;
 };
+
+/// Forall iterations a parallel generic aims at.
+constexpr int64_t kParallelChunks = 64;
+
+/// Decides whether `p` runs as a forall (see the file comment) and how it
+/// is split.
+void planThreads(Plan &p, int64_t minWork) {
+  linalg::GenericOp op = p.op;
+  if (minWork <= 0 || op->getParentOfType<scf::ForallOp>())
+    return;
+  int64_t bodyOps = std::max<int64_t>(
+      1, static_cast<int64_t>(op.getBlock()->getOperations().size()) - 1);
+  int64_t work = bodyOps;
+  for (int64_t e : p.extents)
+    work *= e;
+  if (work < minWork)
+    return;
+  // Leading dims that are parallel and index the result.
+  AffineMap initMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  unsigned lead = 0;
+  while (lead < p.vDim && iters[lead] == utils::IteratorType::parallel &&
+         initMap.getResultPosition(getAffineDimExpr(lead, op.getContext())))
+    ++lead;
+  if (lead == 0)
+    return;
+  // The first leading dim by which there are enough iterations is split.
+  unsigned split = 0;
+  int64_t before = 1;
+  while (split + 1 < lead && before * p.extents[split] < kParallelChunks)
+    before *= p.extents[split++];
+  int64_t extent = p.extents[split];
+  int64_t chunks =
+      std::min(extent, std::max<int64_t>(1, ceilDiv(
+                                                kParallelChunks, before)));
+  p.rows = ceilDiv(extent, chunks);
+  p.chunks = ceilDiv(extent, p.rows);
+  p.splitDim = split;
+  p.parallel = before * p.chunks >= 2;
+}
 
 FailureOr<Plan> analyze(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
@@ -288,9 +345,14 @@ public:
   Emitter(const Plan &p, int64_t vl, Location loc,
           SmallVectorImpl<Operation *> &expOps)
       : p(p), op(p.op), vl(vl), loc(loc), dims(p.extents.size()),
-        expOps(expOps) {}
+        base(p.extents.size()), lo(p.extents.size()), hi(p.extents.size()),
+        fixed(p.extents.size(), false), expOps(expOps) {}
 
-  Value emit(OpBuilder &b) { return emitOuter(b, op.getDpsInits()[0], 0); }
+  Value emit(OpBuilder &b) {
+    if (p.parallel)
+      return emitForall(b, op.getDpsInits()[0]);
+    return emitOuter(b, op.getDpsInits()[0], 0);
+  }
 
 private:
   Value cst(OpBuilder &b, int64_t v) {
@@ -304,6 +366,107 @@ private:
     return idx;
   }
 
+  /// Indices into the result, relative to the slice a forall iteration
+  /// owns.
+  SmallVector<Value> initIndices(OpBuilder &b) {
+    AffineMap map = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+    SmallVector<Value> idx;
+    for (unsigned i = 0, e = map.getNumResults(); i < e; ++i) {
+      unsigned d = map.getDimPosition(i);
+      if (!base[d])
+        idx.push_back(dims[d]);
+      else if (base[d] == dims[d])
+        idx.push_back(cst(b, 0));
+      else
+        idx.push_back(b.create<arith::SubIOp>(loc, dims[d], base[d]));
+    }
+    return idx;
+  }
+
+  /// The forall over the leading dims (Plan::splitDim); each iteration
+  /// runs the loops of its slice of the result.
+  Value emitForall(OpBuilder &b, Value init) {
+    unsigned s = p.splitDim;
+    int64_t iterations = p.chunks;
+    for (unsigned d = 0; d < s; ++d)
+      iterations *= p.extents[d];
+    auto forall = b.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{b.getIndexAttr(iterations)},
+        ValueRange{init}, std::nullopt,
+        [&](OpBuilder &fb, Location, ValueRange regionArgs) {
+          Value rest = regionArgs[0], shared = regionArgs[1];
+          // iv = (index of dims [0, s)) * chunks + chunk.
+          auto next = [&](int64_t extent) -> Value {
+            if (extent == 1)
+              return cst(fb, 0);
+            Value e = cst(fb, extent);
+            Value idx = fb.create<arith::RemUIOp>(loc, rest, e);
+            rest = fb.create<arith::DivUIOp>(loc, rest, e);
+            return idx;
+          };
+          Value chunk = next(p.chunks);
+          for (unsigned d = s; d-- > 0;) {
+            dims[d] = next(p.extents[d]);
+            fixed[d] = true;
+          }
+          int64_t extent = p.extents[s];
+          OpFoldResult size;
+          Value begin;
+          if (p.rows == 1) {
+            dims[s] = chunk;
+            fixed[s] = true;
+            begin = chunk;
+            size = fb.getIndexAttr(1);
+          } else {
+            begin = fb.create<arith::MulIOp>(loc, chunk, cst(fb, p.rows));
+            lo[s] = begin;
+            if (extent % p.rows == 0) {
+              hi[s] = fb.create<arith::AddIOp>(loc, begin, cst(fb, p.rows));
+              size = fb.getIndexAttr(p.rows);
+            } else {
+              hi[s] = fb.create<arith::MinSIOp>(
+                  loc,
+                  fb.create<arith::AddIOp>(loc, begin, cst(fb, p.rows)),
+                  cst(fb, extent));
+              size = fb.create<arith::SubIOp>(loc, hi[s], begin).getResult();
+            }
+          }
+          AffineMap map = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+          SmallVector<OpFoldResult> offsets, sizes;
+          for (unsigned i = 0, e = map.getNumResults(); i < e; ++i) {
+            unsigned d = map.getDimPosition(i);
+            if (d < s) {
+              offsets.push_back(dims[d]);
+              sizes.push_back(fb.getIndexAttr(1));
+              base[d] = dims[d];
+            } else if (d == s) {
+              offsets.push_back(begin);
+              sizes.push_back(size);
+              base[d] = begin;
+            } else {
+              offsets.push_back(fb.getIndexAttr(0));
+              sizes.push_back(fb.getIndexAttr(p.extents[d]));
+            }
+          }
+          SmallVector<OpFoldResult> strides(offsets.size(),
+                                            fb.getIndexAttr(1));
+          Value slice = fb.create<tensor::ExtractSliceOp>(loc, shared, offsets,
+                                                          sizes, strides);
+          slice = emitOuter(fb, slice, 0);
+          for (unsigned d = 0; d <= s; ++d) {
+            base[d] = lo[d] = hi[d] = Value();
+            fixed[d] = false;
+          }
+          // With a body builder, the terminator is ours to create.
+          auto terminator = fb.create<scf::InParallelOp>(loc);
+          OpBuilder::InsertionGuard guard(fb);
+          fb.setInsertionPointToStart(terminator.getBody());
+          fb.create<tensor::ParallelInsertSliceOp>(loc, slice, shared, offsets,
+                                                   sizes, strides);
+        });
+    return forall.getResult(0);
+  }
+
   bool indexesV(AffineMap map) {
     return map.getNumResults() > 0 &&
            map.getDimPosition(map.getNumResults() - 1) == p.vDim;
@@ -313,12 +476,15 @@ private:
   Value emitOuter(OpBuilder &b, Value c, unsigned d) {
     if (d == p.vDim)
       return p.reduction ? emitReduction(b, c) : emitParallel(b, c);
-    if (p.extents[d] == 1) {
+    if (fixed[d])
+      return emitOuter(b, c, d + 1);
+    if (!lo[d] && p.extents[d] == 1) {
       dims[d] = cst(b, 0);
       return emitOuter(b, c, d + 1);
     }
     auto forOp = b.create<scf::ForOp>(
-        loc, cst(b, 0), cst(b, p.extents[d]), cst(b, 1), ValueRange{c},
+        loc, lo[d] ? lo[d] : cst(b, 0), hi[d] ? hi[d] : cst(b, p.extents[d]),
+        cst(b, 1), ValueRange{c},
         [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
           dims[d] = iv;
           nb.create<scf::YieldOp>(loc, emitOuter(nb, args[0], d + 1));
@@ -360,12 +526,13 @@ private:
         continue;
       Value src = isInit ? c : operand.get();
       AffineMap m = op.getMatchingIndexingMap(&operand);
+      SmallVector<Value> idx = isInit ? initIndices(b) : indices(m);
       if (indexesV(m))
         map.map(arg, b.create<vector::TransferReadOp>(
-                         loc, vecOf(arg.getType(), w), src, indices(m),
+                         loc, vecOf(arg.getType(), w), src, idx,
                          ArrayRef<bool>(inBounds)));
       else
-        map.map(arg, b.create<tensor::ExtractOp>(loc, src, indices(m)));
+        map.map(arg, b.create<tensor::ExtractOp>(loc, src, idx));
     }
     for (Operation &bodyOp : body.without_terminator()) {
       if (llvm::is_contained(skip, &bodyOp))
@@ -420,7 +587,6 @@ private:
 
   Value emitParallel(OpBuilder &b, Value c) {
     static constexpr bool inBounds[] = {true};
-    AffineMap initMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
     Value yielded = op.getBlock()->getTerminator()->getOperand(0);
     auto chunk = [&](OpBuilder &cb, Value cur, Value j, int64_t w) -> Value {
       IRMapping map;
@@ -428,7 +594,7 @@ private:
       Value result = asVector(cb, map.lookupOrDefault(yielded), w);
       dims[p.vDim] = j;
       return cb
-          .create<vector::TransferWriteOp>(loc, result, cur, indices(initMap),
+          .create<vector::TransferWriteOp>(loc, result, cur, initIndices(cb),
                                            ArrayRef<bool>(inBounds))
           .getResult();
     };
@@ -486,8 +652,7 @@ private:
                                             arith::FastMathFlags::reassoc);
     };
 
-    AffineMap initMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
-    Value result = b.create<tensor::ExtractOp>(loc, c, indices(initMap));
+    Value result = b.create<tensor::ExtractOp>(loc, c, initIndices(b));
     int64_t main;
     auto rest = tails(main);
     if (main > 0) {
@@ -513,7 +678,7 @@ private:
           w == 1 ? b.create<vector::ExtractOp>(loc, x, ArrayRef<int64_t>{0})
                  : reduce(b, x));
     }
-    return b.create<tensor::InsertOp>(loc, result, c, indices(initMap));
+    return b.create<tensor::InsertOp>(loc, result, c, initIndices(b));
   }
 
   const Plan &p;
@@ -521,6 +686,11 @@ private:
   int64_t vl;
   Location loc;
   SmallVector<Value> dims;
+  /// Inside a forall iteration: where its slice of the result starts (per
+  /// loop dim; null when the slice spans the dim), the bounds of the split
+  /// dim's loop, and the dims the iteration fixes.
+  SmallVector<Value> base, lo, hi;
+  SmallVector<bool> fixed;
   SmallVectorImpl<Operation *> &expOps;
 };
 
@@ -553,8 +723,10 @@ struct CPUGenericVectorizePass
     for (linalg::GenericOp op : generics) {
       op = reuseDeadInput(rewriter, op);
       FailureOr<Plan> p = analyze(op);
-      if (succeeded(p))
-        plans.push_back(*p);
+      if (failed(p))
+        continue;
+      planThreads(*p, parallelWork);
+      plans.push_back(*p);
     }
     SmallVector<Operation *> expOps;
     for (const Plan &p : plans) {
@@ -613,6 +785,12 @@ struct CPUGenericVectorizePass
   Option<int64_t> vl{*this, "vl",
                      llvm::cl::desc("Vector length (0: the host's f32 lanes)"),
                      llvm::cl::init(0)};
+  Option<int64_t> parallelWork{
+      *this, "parallel-work",
+      llvm::cl::desc("Minimum scalar operations (iteration points x body "
+                     "ops) of a generic for an scf.forall over its leading "
+                     "parallel dims; 0 never"),
+      llvm::cl::init(int64_t(1) << 18)};
 };
 
 } // namespace
