@@ -27,7 +27,7 @@ llvm_config.with_system_environment(["HOME", "TMPDIR", "CUDA_HOME",
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.lctx_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["lctx-opt", "lctx-compile", "lctx-run", "llvm-readelf"], tool_dirs)
+llvm_config.add_tool_substitutions(["lctx-opt", "lctx-compile", "lctx-run", "lctx-weights", "llvm-readelf"], tool_dirs)
 
 # Optional tools become features (`// REQUIRES: ptxas`).
 if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
