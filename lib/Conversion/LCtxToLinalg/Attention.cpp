@@ -140,7 +140,9 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
                               tk - tq);
     Value kPos = positionsI64(rewriter, loc, args.kPositions, bsz, tkPad, tk,
                               0);
-    Value q = args.query, k = args.key;
+    // In f32 from here on (bf16/f16 operands are extended once).
+    Value q = padToTiles(rewriter, loc, args.query, tq),
+          k = padToTiles(rewriter, loc, args.key, tk);
     if (args.ropeTheta) {
       // RoPE at the true positions (before padding; padded rows are zero).
       Value qp = positionsI64(rewriter, loc, args.qPositions, bsz, tq, tq,

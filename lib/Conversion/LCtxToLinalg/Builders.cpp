@@ -168,10 +168,10 @@ Value lowering::expandFromMatrix(OpBuilder &b, Location loc, Value m,
 }
 
 Value lowering::buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
-                          bool transposeB) {
+                          bool transposeB, Type accType) {
   auto at = cast<RankedTensorType>(a.getType());
   auto bt = cast<RankedTensorType>(bMat.getType());
-  Type elt = at.getElementType();
+  Type elt = accType ? accType : at.getElementType();
   if (at.getRank() == 3) {
     int64_t n = bt.getShape()[transposeB ? 1 : 2];
     Value init = filledTensor(
@@ -190,6 +190,24 @@ Value lowering::buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
         .getResult(0);
   return b.create<linalg::MatmulOp>(loc, ValueRange{a, bMat}, ValueRange{init})
       .getResult(0);
+}
+
+Value lowering::convertElements(OpBuilder &b, Location loc, Value t,
+                                Type elementType) {
+  auto type = cast<RankedTensorType>(t.getType());
+  Type from = type.getElementType();
+  if (from == elementType)
+    return t;
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iters(type.getRank(), kParallel);
+  return buildGeneric(
+      b, loc, emptyTensor(b, loc, type.getShape(), elementType), {t}, {id}, id,
+      iters, [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        if (cast<FloatType>(from).getWidth() <
+            cast<FloatType>(elementType).getWidth())
+          return nb.create<arith::ExtFOp>(nl, elementType, a[0]);
+        return nb.create<arith::TruncFOp>(nl, elementType, a[0]);
+      });
 }
 
 Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
@@ -250,6 +268,11 @@ Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
         Value y = nb.create<arith::SelectOp>(
             nl, isOdd, nb.create<arith::AddFOp>(nl, ps, xc),
             nb.create<arith::SubFOp>(nl, xc, ps));
-        return elt.isF64() ? y : nb.create<arith::TruncFOp>(nl, elt, y);
+        if (elt.isF64())
+          return y;
+        // Through f32: a direct f64 -> bf16/f16 truncation needs a
+        // compiler-rt helper the artifact does not link.
+        Value f = nb.create<arith::TruncFOp>(nl, nb.getF32Type(), y);
+        return elt.isF32() ? f : nb.create<arith::TruncFOp>(nl, elt, f);
       });
 }

@@ -224,15 +224,21 @@ Value addBias(OpBuilder &b, Location loc, Value m, Value bias) {
                       });
 }
 
+/// Matmul-class ops accumulate in f32 for bf16/f16 operands and round
+/// once, at the end, to the result type.
 struct LinearLowering : StaticPattern<LinearOp> {
   using StaticPattern::StaticPattern;
   LogicalResult lower(LinearOp op, PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
+    Type elt = op.getType().getElementType();
+    Type acc = computeType(elt);
     Value x2 = collapseToMatrix(rewriter, loc, op.getInput());
     Value y = buildMatmul(rewriter, loc, x2, op.getWeight(),
-                          op.getTransposeWeight());
+                          op.getTransposeWeight(), acc);
     if (Value bias = op.getBias())
-      y = addBias(rewriter, loc, y, bias);
+      y = addBias(rewriter, loc, y,
+                  convertElements(rewriter, loc, bias, acc));
+    y = convertElements(rewriter, loc, y, elt);
     rewriter.replaceOp(op,
                        expandFromMatrix(rewriter, loc, y,
                                         op.getType().getShape()));
@@ -299,12 +305,18 @@ struct FfnLowering : StaticPattern<FfnOp> {
     bool grouped = op.getWIn().getType().getRank() == 3;
     Value x = grouped ? op.getInput()
                       : collapseToMatrix(rewriter, loc, op.getInput());
-    Value h = buildMatmul(rewriter, loc, x, op.getWIn());
+    // Hidden activations stay in f32 for bf16/f16 models: one rounding at
+    // the end.
+    Type elt = op.getType().getElementType();
+    Type acc = computeType(elt);
+    Value h = buildMatmul(rewriter, loc, x, op.getWIn(), false, acc);
     Value g;
     if (Value wGate = op.getWGate())
-      g = buildMatmul(rewriter, loc, x, wGate);
+      g = buildMatmul(rewriter, loc, x, wGate, false, acc);
     Value a = activate(rewriter, loc, op.getActivation(), h, g);
-    Value y = buildMatmul(rewriter, loc, a, op.getWOut());
+    Value y = convertElements(
+        rewriter, loc, buildMatmul(rewriter, loc, a, op.getWOut(), false, acc),
+        elt);
     if (!grouped)
       y = expandFromMatrix(rewriter, loc, y, op.getType().getShape());
     rewriter.replaceOp(op, y);

@@ -80,9 +80,15 @@ Value expandFromMatrix(OpBuilder &b, Location loc, Value m,
                        ArrayRef<int64_t> shape);
 
 /// C = A B (or A B^T) with a fresh zero accumulator; A [M, K], B [K, N] or
-/// [N, K]; with rank-3 operands a batched matmul.
+/// [N, K]; with rank-3 operands a batched matmul. The accumulator and the
+/// result have A's element type, or `accType` when given (e.g. f32 for
+/// bf16/f16 operands, which the matmul extends before multiplying).
 Value buildMatmul(OpBuilder &b, Location loc, Value a, Value bMat,
-                  bool transposeB = false);
+                  bool transposeB = false, Type accType = {});
+
+/// `t` with every element converted to `elementType` (extf/truncf); `t`
+/// itself when it already has that type.
+Value convertElements(OpBuilder &b, Location loc, Value t, Type elementType);
 
 /// Rotary embedding of `x` [B, H, T, Dh] at positions `pos` [B, T] (any
 /// integer type); with `chunk`, positions are taken modulo the chunk.

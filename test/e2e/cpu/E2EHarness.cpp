@@ -38,6 +38,51 @@ std::string statusText(lctxrt_status_t s) {
   return m;
 }
 
+} // namespace
+
+uint16_t toBF16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) // NaN: keep it quiet
+    return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u); // round to nearest even
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float fromBF16(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t toF16(float f) {
+  // Through the compiler's half type: exact round to nearest even.
+  _Float16 h = static_cast<_Float16>(f);
+  uint16_t bits;
+  std::memcpy(&bits, &h, 2);
+  return bits;
+}
+
+float fromF16(uint16_t bits) {
+  _Float16 h;
+  std::memcpy(&h, &bits, 2);
+  return static_cast<float>(h);
+}
+
+ref::Tensor roundTo(const ref::Tensor &t, lctxrt_dtype_t dtype) {
+  ref::Tensor out = t;
+  for (double &v : out.data) {
+    float f = static_cast<float>(v);
+    v = dtype == LCTXRT_DTYPE_BF16  ? fromBF16(toBF16(f))
+        : dtype == LCTXRT_DTYPE_F16 ? fromF16(toF16(f))
+                                    : f;
+  }
+  return out;
+}
+
+namespace {
+
 /// Little-endian bytes of `v` in `dtype`.
 std::vector<unsigned char> encode(const HostValue &v, lctxrt_dtype_t dtype) {
   size_t n = v.isInt ? v.ints.size() : v.floats.size();
@@ -62,6 +107,13 @@ std::vector<unsigned char> encode(const HostValue &v, lctxrt_dtype_t dtype) {
     case LCTXRT_DTYPE_F64: {
       double d = v.isInt ? v.ints[i] : v.floats[i];
       std::memcpy(p, &d, 8);
+      break;
+    }
+    case LCTXRT_DTYPE_BF16:
+    case LCTXRT_DTYPE_F16: {
+      float f = static_cast<float>(v.isInt ? v.ints[i] : v.floats[i]);
+      uint16_t h = dtype == LCTXRT_DTYPE_BF16 ? toBF16(f) : toF16(f);
+      std::memcpy(p, &h, 2);
       break;
     }
     case LCTXRT_DTYPE_I32: {
@@ -93,6 +145,12 @@ double decodeOne(const unsigned char *p, lctxrt_dtype_t dtype) {
     double d;
     std::memcpy(&d, p, 8);
     return d;
+  }
+  case LCTXRT_DTYPE_BF16:
+  case LCTXRT_DTYPE_F16: {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return dtype == LCTXRT_DTYPE_BF16 ? fromBF16(h) : fromF16(h);
   }
   case LCTXRT_DTYPE_I32: {
     int32_t x;

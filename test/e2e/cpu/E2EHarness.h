@@ -118,6 +118,14 @@ ref::Tensor randomTensor(std::mt19937 &rng, ref::Shape shape,
 ref::IntTensor randomInts(std::mt19937 &rng, ref::Shape shape, int64_t lo,
                           int64_t hi);
 
+/// IEEE half and bfloat16 bits of a float (round to nearest even) and back.
+uint16_t toBF16(float f);
+float fromBF16(uint16_t bits);
+uint16_t toF16(float f);
+float fromF16(uint16_t bits);
+/// `t` with every value rounded to `dtype` (BF16, F16 or F32).
+ref::Tensor roundTo(const ref::Tensor &t, lctxrt_dtype_t dtype);
+
 /// "tensor<2x3xf32>" for a shape and element type.
 std::string tensorType(const ref::Shape &shape, const std::string &elt = "f32");
 
