@@ -3,10 +3,10 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // The math of each op is in its ODS description (docs/LCtxOps.md).
-// Switch positions are an O(S) scan per row; Mixture-of-Depths ranks and
-// prefix counts are O(S^2) reductions (parallel and deterministic; a
-// sort-based top-k is future work). lctx.route.moe reaches this pass
-// decomposed.
+// Switch positions are an O(S) scan per row; Mixture-of-Depths top-k is a
+// radix select plus one ascending scan per row (O(S), ties to the lowest
+// index); scatter_add visits only the k routed rows. lctx.route.moe reaches
+// this pass decomposed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,11 +34,19 @@ Value routerLogits(OpBuilder &b, Location loc, Value x, Value router) {
     return nb.create<arith::AddFOp>(l, a[2], prod).getResult();
   };
   if (rType.getRank() == 1) {
-    Value init = filledTensor(b, loc, {bs, s}, f32, 0.0);
-    return buildGeneric(b, loc, init, {x, router},
-                        {selectDims(ctx, 3, {0, 1, 2}), selectDims(ctx, 3, {2})},
-                        selectDims(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
-                        body);
+    // A dot product per token along the contiguous D, computed into
+    // [B, S, 1] (dims b, s, unit, d): a reduction along the innermost dim,
+    // which the CPU pipeline vectorizes in place; as a [B, S] contraction
+    // it would first get x transposed to [B, D, S].
+    Value init = filledTensor(b, loc, {bs, s, 1}, f32, 0.0);
+    Value dots = buildGeneric(
+        b, loc, init, {x, router},
+        {selectDims(ctx, 4, {0, 1, 3}), selectDims(ctx, 4, {3})},
+        selectDims(ctx, 4, {0, 1, 2}),
+        {kParallel, kParallel, kParallel, kReduction}, body);
+    return b.create<tensor::CollapseShapeOp>(
+        loc, RankedTensorType::get({bs, s}, f32), dots,
+        ArrayRef<ReassociationIndices>{{0}, {1, 2}});
   }
   int64_t e = rType.getShape()[1];
   Value init = filledTensor(b, loc, {bs, s, e}, f32, 0.0);
@@ -346,6 +354,109 @@ struct RouteCombineLowering : OpRewritePattern<RouteCombineOp> {
 // Mixture-of-Depths
 //===----------------------------------------------------------------------===//
 
+/// An i32 key of an f32 that orders like the float as an unsigned integer:
+/// the sign bit flipped for non-negative values, all bits for negative
+/// ones. -0.0 is first made +0.0 (x + 0.0), so that equal floats, which tie,
+/// have equal keys.
+Value orderedKey(OpBuilder &b, Location l, Value r) {
+  Type i32 = b.getI32Type();
+  Value f = b.create<arith::AddFOp>(l, r, floatConst(b, l, r.getType(), 0.0));
+  Value bits = b.create<arith::BitcastOp>(l, i32, f);
+  Value sign = b.create<arith::ShRSIOp>(l, bits, i32Const(b, l, 31));
+  Value flip = b.create<arith::OrIOp>(
+      l, sign, i32Const(b, l, static_cast<int32_t>(0x80000000u)));
+  return b.create<arith::XOrIOp>(l, bits, flip);
+}
+
+/// scf.for over [0, n) carrying `init`; `body` returns the next values.
+SmallVector<Value>
+loopN(OpBuilder &b, Location loc, Value n, ValueRange init,
+      function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
+                                      ValueRange)>
+          body) {
+  auto loop = b.create<scf::ForOp>(
+      loc, indexConst(b, loc, 0), n, indexConst(b, loc, 1), init,
+      [&](OpBuilder &nb, Location nl, Value iv, ValueRange args) {
+        nb.create<scf::YieldOp>(nl, body(nb, nl, iv, args));
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// The key of the k-th largest logit of `row` [S] (k >= 1) and how many
+/// logits with exactly that key belong to the top k: a most-significant-
+/// digit radix select over the 32-bit keys, 8 bits per pass, each pass a
+/// histogram of the candidates (the keys that match the digits chosen so
+/// far) and a scan of its 256 bins from the top. O(S) per pass.
+std::pair<Value, Value> radixSelect(OpBuilder &b, Location l, Value row,
+                                    int64_t s, int64_t k) {
+  Type i32 = b.getI32Type();
+  Value sC = indexConst(b, l, s);
+  Value prefix = i32Const(b, l, 0), mask = i32Const(b, l, 0);
+  Value remaining = i32Const(b, l, static_cast<int32_t>(k));
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    Value hist =
+        b.create<linalg::FillOp>(l, ValueRange{i32Const(b, l, 0)},
+                                 ValueRange{emptyTensor(b, l, {256}, i32)})
+            .getResult(0);
+    Value shiftC = i32Const(b, l, shift);
+    hist = loopN(b, l, sC, {hist},
+                 [&](OpBuilder &nb, Location nl, Value si, ValueRange a) {
+                   Value key = orderedKey(
+                       nb, nl, nb.create<tensor::ExtractOp>(nl, row, si));
+                   Value match = nb.create<arith::CmpIOp>(
+                       nl, arith::CmpIPredicate::eq,
+                       nb.create<arith::AndIOp>(nl, key, mask), prefix);
+                   Value bin = nb.create<arith::AndIOp>(
+                       nl, nb.create<arith::ShRUIOp>(nl, key, shiftC),
+                       i32Const(nb, nl, 255));
+                   Value at = nb.create<arith::IndexCastUIOp>(
+                       nl, nb.getIndexType(), bin);
+                   Value c = nb.create<tensor::ExtractOp>(nl, a[0], at);
+                   Value inc = nb.create<arith::AddIOp>(
+                       nl, c, nb.create<arith::ExtUIOp>(nl, i32, match));
+                   return SmallVector<Value>{
+                       nb.create<tensor::InsertOp>(nl, inc, a[0], at)};
+                 })[0];
+    // From bin 255 down: the first bin whose count, added to the counts
+    // above it, reaches `remaining`.
+    Value no = b.create<arith::ConstantOp>(l, b.getBoolAttr(false));
+    SmallVector<Value> scan = loopN(
+        b, l, indexConst(b, l, 256), {no, i32Const(b, l, 0), i32Const(b, l, 0)},
+        [&](OpBuilder &nb, Location nl, Value j, ValueRange a) {
+          Value bin = nb.create<arith::SubIOp>(nl, indexConst(nb, nl, 255), j);
+          Value c = nb.create<tensor::ExtractOp>(nl, hist, bin);
+          Value total = nb.create<arith::AddIOp>(nl, a[2], c);
+          Value reach = nb.create<arith::CmpIOp>(
+              nl, arith::CmpIPredicate::sge, total, remaining);
+          Value hit = nb.create<arith::AndIOp>(
+              nl, reach,
+              nb.create<arith::XOrIOp>(
+                  nl, a[0],
+                  nb.create<arith::ConstantOp>(nl, nb.getBoolAttr(true))));
+          Value binI32 = nb.create<arith::IndexCastUIOp>(nl, i32, bin);
+          return SmallVector<Value>{
+              nb.create<arith::OrIOp>(nl, a[0], hit),
+              nb.create<arith::SelectOp>(nl, hit, binI32, a[1]),
+              nb.create<arith::SelectOp>(nl, a[0], a[2],
+                                         nb.create<arith::SelectOp>(
+                                             nl, hit, a[2], total))};
+        });
+    // scan = (found, bin, count of the candidates in higher bins).
+    remaining = b.create<arith::SubIOp>(l, remaining, scan[2]);
+    prefix = b.create<arith::OrIOp>(
+        l, prefix, b.create<arith::ShLIOp>(l, scan[1], shiftC));
+    mask = b.create<arith::OrIOp>(
+        l, mask, i32Const(b, l, static_cast<int32_t>(0xFFu << shift)));
+  }
+  return {prefix, remaining};
+}
+
+/// Ranks and selection of lctx.route.depth, one row at a time (rows on the
+/// thread pool): `topk` finds the k-th largest logit's key by radix select
+/// and then takes, in one ascending scan, every token above it and the
+/// first of the tokens equal to it (ties: lowest index), so the indices
+/// come out sorted; `causal` takes the tokens with a positive logit in the
+/// same scan. O(S) per row.
 struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteDepthOp op,
@@ -353,7 +464,6 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
     if (!hasStaticTensorShapes(op))
       return rewriter.notifyMatchFailure(op, "dynamic shapes");
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
     auto xType = op.getInput().getType();
     int64_t bs = xType.getShape()[0], s = xType.getShape()[1];
     int64_t k = op.getIndices().getType().getShape()[1];
@@ -361,98 +471,100 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
     bool topk = op.getMode() == DepthRouting::topk;
     Value logits = routerLogits(rewriter, loc, op.getInput(), op.getRouter());
 
-    // selected[b, s] (as i64 0/1): top-k by rank (ties: lowest index), or
-    // logit > 0 for causal routing.
-    Value sel;
-    if (topk) {
-      Value rankInit = rewriter
-                           .create<linalg::FillOp>(
-                               loc, ValueRange{i64Const(rewriter, loc, 0)},
-                               ValueRange{emptyTensor(rewriter, loc, {bs, s},
-                                                      i64)})
-                           .getResult(0);
-      // rank[b, s] = #{s' : r[s'] > r[s] or (r[s'] == r[s] and s' < s)}.
-      Value rank = buildGeneric(
-          rewriter, loc, rankInit, {logits, logits},
-          {selectDims(ctx, 3, {0, 1}), selectDims(ctx, 3, {0, 2})}, selectDims(ctx, 3, {0, 1}),
-          {kParallel, kParallel, kReduction},
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            Value gt = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT,
-                                               a[1], a[0]);
-            Value eq = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ,
-                                               a[1], a[0]);
-            Value before = b.create<arith::CmpIOp>(
-                l, arith::CmpIPredicate::ult, b.create<linalg::IndexOp>(l, 2),
-                b.create<linalg::IndexOp>(l, 1));
-            Value ahead = b.create<arith::OrIOp>(
-                l, gt, b.create<arith::AndIOp>(l, eq, before));
-            return b
-                .create<arith::AddIOp>(l, a[2],
-                                       b.create<arith::ExtUIOp>(l, i64, ahead))
-                .getResult();
+    Value indices;
+    if (topk && k == s) {
+      // Every token, in order.
+      indices = buildIndexGeneric(
+          rewriter, loc, {bs, k}, i64,
+          [&](OpBuilder &b, Location l, ValueRange i) -> Value {
+            return b.create<arith::IndexCastOp>(l, i64, i[1]);
           });
-      AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
-      sel = buildGeneric(
-          rewriter, loc, emptyTensor(rewriter, loc, {bs, s}, i64), {rank},
-          {id2}, id2, {kParallel, kParallel},
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            Value in = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt,
-                                               a[0], i64Const(b, l, k));
-            return b.create<arith::ExtUIOp>(l, i64, in).getResult();
-          });
+    } else if (k == 0) {
+      indices = emptyTensor(rewriter, loc, {bs, 0}, i64);
     } else {
-      AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
-      sel = buildGeneric(
-          rewriter, loc, emptyTensor(rewriter, loc, {bs, s}, i64), {logits},
-          {id2}, id2, {kParallel, kParallel},
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            Value in = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT,
-                                               a[0], floatConst(b, l, f32, 0));
-            return b.create<arith::ExtUIOp>(l, i64, in).getResult();
+      Value init = rewriter
+                       .create<linalg::FillOp>(
+                           loc, ValueRange{i64Const(rewriter, loc, -1)},
+                           ValueRange{emptyTensor(rewriter, loc, {bs, k}, i64)})
+                       .getResult(0);
+      auto rows = rewriter.create<scf::ForallOp>(
+          loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(bs)},
+          ValueRange{init}, std::nullopt,
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            Value bi = args[0];
+            OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
+            Value row = b.create<tensor::ExtractSliceOp>(
+                l, RankedTensorType::get({s}, f32), logits,
+                ArrayRef<OpFoldResult>{bi, z},
+                ArrayRef<OpFoldResult>{one, b.getIndexAttr(s)},
+                ArrayRef<OpFoldResult>{one, one});
+            Value out = b.create<tensor::ExtractSliceOp>(
+                l, RankedTensorType::get({k}, i64), args[1],
+                ArrayRef<OpFoldResult>{bi, z},
+                ArrayRef<OpFoldResult>{one, b.getIndexAttr(k)},
+                ArrayRef<OpFoldResult>{one, one});
+            Value threshold, ties;
+            if (topk)
+              std::tie(threshold, ties) = radixSelect(b, l, row, s, k);
+            // One ascending scan: (out, next slot, ties left to take).
+            Value zero = i32Const(b, l, 0);
+            SmallVector<Value> scan = loopN(
+                b, l, indexConst(b, l, s),
+                {out, indexConst(b, l, 0), topk ? ties : zero},
+                [&](OpBuilder &nb, Location nl, Value si, ValueRange a) {
+                  Value r = nb.create<tensor::ExtractOp>(nl, row, si);
+                  Value take, tie;
+                  if (topk) {
+                    Value key = orderedKey(nb, nl, r);
+                    tie = nb.create<arith::AndIOp>(
+                        nl,
+                        nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
+                                                 key, threshold),
+                        nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sgt,
+                                                 a[2], zero));
+                    take = nb.create<arith::OrIOp>(
+                        nl,
+                        nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::ugt,
+                                                 key, threshold),
+                        tie);
+                  } else {
+                    // sigmoid(r) > 0.5.
+                    take = nb.create<arith::CmpFOp>(
+                        nl, arith::CmpFPredicate::OGT, r,
+                        floatConst(nb, nl, f32, 0.0));
+                  }
+                  // Once k tokens are taken nothing else is; the slot is
+                  // clamped so the (discarded) read stays in bounds.
+                  Value slot = nb.create<arith::MinUIOp>(
+                      nl, a[1], indexConst(nb, nl, k - 1));
+                  Value old = nb.create<tensor::ExtractOp>(nl, a[0], slot);
+                  Value v = nb.create<arith::SelectOp>(
+                      nl, take, nb.create<arith::IndexCastOp>(nl, i64, si),
+                      old);
+                  Value next = nb.create<arith::AddIOp>(
+                      nl, a[1],
+                      nb.create<arith::SelectOp>(nl, take,
+                                                 indexConst(nb, nl, 1),
+                                                 indexConst(nb, nl, 0)));
+                  Value left = a[2];
+                  if (topk)
+                    left = nb.create<arith::SubIOp>(
+                        nl, a[2],
+                        nb.create<arith::ExtUIOp>(nl, nb.getI32Type(), tie));
+                  return SmallVector<Value>{
+                      nb.create<tensor::InsertOp>(nl, v, a[0], slot), next,
+                      left};
+                });
+            auto terminator = b.create<scf::InParallelOp>(l);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(terminator.getBody());
+            b.create<tensor::ParallelInsertSliceOp>(
+                l, scan[0], args[1], ArrayRef<OpFoldResult>{bi, z},
+                ArrayRef<OpFoldResult>{one, b.getIndexAttr(k)},
+                ArrayRef<OpFoldResult>{one, one});
           });
+      indices = rows.getResult(0);
     }
-    // before[b, s] = number of selected tokens ahead of s.
-    Value beforeInit = rewriter
-                           .create<linalg::FillOp>(
-                               loc, ValueRange{i64Const(rewriter, loc, 0)},
-                               ValueRange{emptyTensor(rewriter, loc, {bs, s},
-                                                      i64)})
-                           .getResult(0);
-    Value before = buildGeneric(
-        rewriter, loc, beforeInit, {sel}, {selectDims(ctx, 3, {0, 2})},
-        selectDims(ctx, 3, {0, 1}), {kParallel, kParallel, kReduction},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value ahead = b.create<arith::CmpIOp>(
-              l, arith::CmpIPredicate::ult, b.create<linalg::IndexOp>(l, 2),
-              b.create<linalg::IndexOp>(l, 1));
-          return b
-              .create<arith::AddIOp>(
-                  l, a[1],
-                  b.create<arith::SelectOp>(l, ahead, a[0], i64Const(b, l, 0)))
-              .getResult();
-        });
-    // indices[b, j] = the selected s with before == j, else -1: dims (b, j, s).
-    Value idxInit = rewriter
-                        .create<linalg::FillOp>(
-                            loc, ValueRange{i64Const(rewriter, loc, -1)},
-                            ValueRange{emptyTensor(rewriter, loc, {bs, k}, i64)})
-                        .getResult(0);
-    Value indices = buildGeneric(
-        rewriter, loc, idxInit, {sel, before},
-        {selectDims(ctx, 3, {0, 2}), selectDims(ctx, 3, {0, 2})}, selectDims(ctx, 3, {0, 1}),
-        {kParallel, kParallel, kReduction},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value j = b.create<arith::IndexCastOp>(
-              l, i64, b.create<linalg::IndexOp>(l, 1));
-          Value sIdx = b.create<arith::IndexCastOp>(
-              l, i64, b.create<linalg::IndexOp>(l, 2));
-          Value hit = b.create<arith::AndIOp>(
-              l,
-              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, a[0],
-                                      i64Const(b, l, 0)),
-              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a[1], j));
-          return b.create<arith::SelectOp>(l, hit, sIdx, a[2]).getResult();
-        });
     AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
     Value weights = buildGeneric(
         rewriter, loc, emptyTensor(rewriter, loc, {bs, k}, f32), {indices},
@@ -498,6 +610,10 @@ struct RouteGatherLowering : OpRewritePattern<RouteGatherOp> {
   }
 };
 
+/// y = x, then y[b, idx[b, j]] += w[b, j] u[b, j] for j = 0, 1, ... in
+/// order (repeats accumulate in that order; an index outside [0, S) is
+/// skipped): O(k D) per row, each update one vector loop over D; the rows
+/// run on the thread pool.
 struct RouteScatterAddLowering : OpRewritePattern<RouteScatterAddOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteScatterAddOp op,
@@ -505,45 +621,104 @@ struct RouteScatterAddLowering : OpRewritePattern<RouteScatterAddOp> {
     if (!hasStaticTensorShapes(op))
       return rewriter.notifyMatchFailure(op, "dynamic shapes");
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
     auto type = op.getType();
     int64_t bs = type.getShape()[0], s = type.getShape()[1],
             d = type.getShape()[2];
+    int64_t k = op.getIndices().getType().getShape()[1];
     Type elt = type.getElementType();
     Type ct = computeType(elt);
-    // acc[b, s, d] = sum_j [indices[b, j] == s] w[b, j] updates[b, j, d]:
-    // dims (b, s, d, j).
-    SmallVector<Value> inputs = {op.getIndices(), op.getUpdates()};
-    SmallVector<AffineMap> maps = {selectDims(ctx, 4, {0, 3}), selectDims(ctx, 4, {0, 3, 2})};
-    if (Value w = op.getWeights()) {
-      inputs.push_back(w);
-      maps.push_back(selectDims(ctx, 4, {0, 3}));
-    }
-    bool weighted = static_cast<bool>(op.getWeights());
-    Value accInit = filledTensor(rewriter, loc, {bs, s, d}, ct, 0.0);
-    Value acc = buildGeneric(
-        rewriter, loc, accInit, inputs, maps, selectDims(ctx, 4, {0, 1, 2}),
-        {kParallel, kParallel, kParallel, kReduction},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value target = b.create<arith::IndexCastOp>(
-              l, a[0].getType(), b.create<linalg::IndexOp>(l, 1));
-          Value hit = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
-                                              a[0], target);
-          Value u = toCompute(b, l, a[1], ct);
-          if (weighted)
-            u = b.create<arith::MulFOp>(l, u, toCompute(b, l, a[2], ct));
-          Value add = b.create<arith::AddFOp>(l, a.back(), u);
-          return b.create<arith::SelectOp>(l, hit, add, a.back()).getResult();
+    Value weights = op.getWeights();
+    Value updates = op.getUpdates(), indices = op.getIndices();
+    AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
+    // The accumulator starts as x in the compute type.
+    Value acc = op.getInput();
+    if (ct != elt)
+      acc = buildGeneric(rewriter, loc, emptyTensor(rewriter, loc, {bs, s, d}, ct),
+                         {acc}, {id3}, id3, {kParallel, kParallel, kParallel},
+                         [&](OpBuilder &b, Location l, ValueRange a) {
+                           return toCompute(b, l, a[0], ct);
+                         });
+    auto rows = rewriter.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(bs)},
+        ValueRange{acc}, std::nullopt,
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value bi = args[0];
+          OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
+          auto slice = [&](OpBuilder &sb, Value src, ArrayRef<OpFoldResult> at,
+                           ArrayRef<int64_t> sizes, ArrayRef<int64_t> shape) {
+            SmallVector<OpFoldResult> sz, st;
+            for (int64_t v : sizes) {
+              sz.push_back(sb.getIndexAttr(v));
+              st.push_back(sb.getIndexAttr(1));
+            }
+            return sb
+                .create<tensor::ExtractSliceOp>(
+                    l,
+                    RankedTensorType::get(
+                        shape,
+                        cast<RankedTensorType>(src.getType()).getElementType()),
+                    src, at, sz, st)
+                .getResult();
+          };
+          Value row = slice(b, args[1], {bi, z, z}, {1, s, d}, {s, d});
+          auto loop = b.create<scf::ForOp>(
+              l, indexConst(b, l, 0), indexConst(b, l, k), indexConst(b, l, 1),
+              ValueRange{row},
+              [&](OpBuilder &nb, Location nl, Value j, ValueRange a) {
+                Value raw = nb.create<tensor::ExtractOp>(nl, indices,
+                                                         ValueRange{bi, j});
+                auto [si, valid] = clampIndex(nb, nl, raw, s);
+                auto ifOp = nb.create<scf::IfOp>(
+                    nl, valid,
+                    [&](OpBuilder &tb, Location tl) {
+                      OpFoldResult tz = tb.getIndexAttr(0);
+                      Value w = weights ? tb.create<tensor::ExtractOp>(
+                                              tl, weights, ValueRange{bi, j})
+                                              .getResult()
+                                        : Value();
+                      if (w)
+                        w = toCompute(tb, tl, w, ct);
+                      Value upd = slice(tb, updates, {bi, j, tz}, {1, 1, d}, {d});
+                      Value dst = slice(tb, a[0], {si, tz}, {1, d}, {d});
+                      AffineMap id1 = tb.getMultiDimIdentityMap(1);
+                      Value sum = buildGeneric(
+                          tb, tl, dst, {upd}, {id1}, id1, {kParallel},
+                          [&](OpBuilder &gb, Location gl, ValueRange v) {
+                            Value u = toCompute(gb, gl, v[0], ct);
+                            if (w)
+                              u = gb.create<arith::MulFOp>(gl, w, u);
+                            return gb.create<arith::AddFOp>(gl, v[1], u)
+                                .getResult();
+                          });
+                      Value next = tb.create<tensor::InsertSliceOp>(
+                          tl, sum, a[0], ArrayRef<OpFoldResult>{si, tz},
+                          ArrayRef<OpFoldResult>{tb.getIndexAttr(1),
+                                                 tb.getIndexAttr(d)},
+                          ArrayRef<OpFoldResult>{tb.getIndexAttr(1),
+                                                 tb.getIndexAttr(1)});
+                      tb.create<scf::YieldOp>(tl, next);
+                    },
+                    [&](OpBuilder &eb, Location el) {
+                      eb.create<scf::YieldOp>(el, a[0]);
+                    });
+                nb.create<scf::YieldOp>(nl, ifOp.getResult(0));
+              });
+          auto terminator = b.create<scf::InParallelOp>(l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(terminator.getBody());
+          b.create<tensor::ParallelInsertSliceOp>(
+              l, loop.getResult(0), args[1], ArrayRef<OpFoldResult>{bi, z, z},
+              ArrayRef<OpFoldResult>{one, b.getIndexAttr(s), b.getIndexAttr(d)},
+              ArrayRef<OpFoldResult>{one, one, one});
         });
-    AffineMap id = rewriter.getMultiDimIdentityMap(3);
-    Value out = buildGeneric(
-        rewriter, loc, emptyTensor(rewriter, loc, type.getShape(), elt),
-        {op.getInput(), acc}, {id, id}, id, {kParallel, kParallel, kParallel},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          return fromCompute(
-              b, l, b.create<arith::AddFOp>(l, toCompute(b, l, a[0], ct), a[1]),
-              elt);
-        });
+    Value out = rows.getResult(0);
+    if (ct != elt)
+      out = buildGeneric(rewriter, loc,
+                         emptyTensor(rewriter, loc, type.getShape(), elt), {out},
+                         {id3}, id3, {kParallel, kParallel, kParallel},
+                         [&](OpBuilder &b, Location l, ValueRange a) {
+                           return fromCompute(b, l, a[0], elt);
+                         });
     rewriter.replaceOp(op, out);
     return success();
   }
