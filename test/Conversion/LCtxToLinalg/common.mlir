@@ -50,11 +50,15 @@ func.func @ffn_grouped_swiglu(%x: tensor<4x6x8xf32>, %w1: tensor<4x8x16xf32>, %w
 
 // -----
 
-// bf16 activations are computed in f32 and truncated once at the end.
+// bf16 models accumulate in f32: the matmuls read bf16 operands into f32
+// accumulators, the hidden activation stays f32, and the result is
+// truncated once at the end.
 // CHECK-LABEL: func.func @gelu_bf16
+// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<3x8xbf16>, tensor<8x16xbf16>) outs(%{{.+}} : tensor<3x16xf32>)
 // CHECK: linalg.generic
-// CHECK:   arith.extf %{{.+}} : bf16 to f32
 // CHECK:   math.erf %{{.+}} : f32
+// CHECK: linalg.matmul ins(%{{.+}}, %{{.+}} : tensor<3x16xf32>, tensor<16x8xbf16>) outs(%{{.+}} : tensor<3x8xf32>)
+// CHECK: linalg.generic
 // CHECK:   arith.truncf %{{.+}} : f32 to bf16
 func.func @gelu_bf16(%x: tensor<3x8xbf16>, %w1: tensor<8x16xbf16>, %w2: tensor<16x8xbf16>) -> tensor<3x8xbf16> {
   %0 = lctx.ffn gelu %x, %w1, %w2 : tensor<3x8xbf16>, tensor<8x16xbf16>, tensor<16x8xbf16>

@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""End-to-end model tests: lctx-gen -> lctx-compile -> lctxrt (Python) vs
+the PyTorch float64 reference of the architecture.
+
+For each config: generate the definition, compile it, write seeded random
+weights, then check (fp32, normalized max error <= 1e-4 against the largest
+reference logit):
+  - prefill logits vs the PyTorch reference (test/reference/torch);
+  - decode: one step per position over the whole context through the
+    compiled decode entry points (state owned by the runtime), every step's
+    logits vs the prefill logits at that position;
+  - a prefix of awkward length (not a multiple of the patch) decoded step
+    by step matches the prefill logits of those positions;
+  - the runtime's state size is the same after any number of steps (it is
+    fixed in the manifest) and matches the architecture's formula;
+  - the Python module's errors (unknown entry, wrong input) name the
+    problem.
+
+usage: model_test.py --build-dir DIR [--config FILE ...] [--keep DIR]
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
+
+import lctxrt  # noqa: E402
+import megabyte as megabyte_ref  # noqa: E402
+
+TOL = 1e-4
+FAILURES = []
+
+
+def check(cond, message):
+    print(("ok   " if cond else "FAIL ") + message)
+    if not cond:
+        FAILURES.append(message)
+
+
+def rel_error(got, want):
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+
+
+def read_safetensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F32", name
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
+                                  np.float32).reshape(t["shape"]).copy()
+    return out
+
+
+def megabyte_decode(session, ids, steps, patch):
+    """Logits of positions 0..steps-1 by two-rate decode: decode_global
+    before each patch, decode_local for every byte."""
+    b = ids.shape[0]
+    out = []
+    for t in range(steps):
+        if t % patch == 0:
+            prev_patch = (ids[:, t - patch:t] if t else
+                          np.zeros((b, patch), np.int32))
+            session.run("decode_global", patch_ids=prev_patch)
+        prev = (ids[:, t - 1:t] if t % patch else np.zeros((b, 1), np.int32))
+        out.append(session.run("decode_local", prev_id=prev)["logits"][:, 0])
+    return np.stack(out, 1)
+
+
+def megabyte_state_bytes(c):
+    g, l, p, b = c["global"], c["local"], c["patch"], c.get("batch", 1)
+    k = c["context"] // p
+    dg = g["dim_per_byte"] * p
+    return (8 + 8 + 4 * b * p * g["dim_per_byte"]
+            + g["layers"] * 2 * 4 * b * k * dg
+            + l["layers"] * 2 * 4 * b * p * l["dim"])
+
+
+def test_megabyte(c, art, weights, wdict, name):
+    b, t, p = c.get("batch", 1), c["context"], c["patch"]
+    rng = np.random.default_rng(17)
+    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
+    session = art.session(weights)
+    full = session.run("prefill", ids=ids)["logits"]
+    ref = megabyte_ref.forward(wdict, ids, c).numpy()
+    err = rel_error(full, ref)
+    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+
+    dec = megabyte_decode(session, ids, t, p)
+    err = rel_error(dec, full)
+    check(err <= TOL, f"{name}: decode of all {t} positions vs prefill: "
+          f"{err:.2e}")
+    pos = (session.state("global.pos")[0], session.state("local.pos")[0])
+    check(pos == (t // p, p), f"{name}: positions after decode {pos}")
+
+    session.reset_state()
+    odd = t - p // 2 - 1 if t > p else t
+    dec = megabyte_decode(session, ids, odd, p)
+    err = rel_error(dec, full[:, :odd])
+    check(err <= TOL, f"{name}: decode of an awkward prefix ({odd} steps) "
+          f"vs prefill: {err:.2e}")
+
+    info = lctx_run_info(art.path)
+    want = megabyte_state_bytes(c)
+    check(f"{want} bytes per session" in info,
+          f"{name}: state is {want} bytes per session whatever the number "
+          "of steps")
+
+
+def lctx_run_info(path):
+    return subprocess.run([ARGS.lctx_run, "--info", path], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_module_errors(art, weights):
+    session = art.session(weights)
+    try:
+        session.run("nope")
+        check(False, "module: unknown entry raises")
+    except lctxrt.Error as e:
+        check(e.code == "NOT_FOUND" and "nope" in str(e),
+              f"module: unknown entry raises NOT_FOUND ({e})")
+    try:
+        session.run("prefill", ids=np.zeros((1, 3), np.int32))
+        check(False, "module: wrong input shape raises")
+    except lctxrt.Error as e:
+        check(e.code == "INVALID_ARGUMENT" and "shape [1, 3]" in str(e),
+              f"module: wrong input shape raises ({e})")
+    try:
+        art.session(None)
+        check(False, "module: missing weights raise")
+    except lctxrt.Error as e:
+        check("weights" in str(e), f"module: missing weights raise ({e})")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--config", action="append")
+    ap.add_argument("--keep")
+    global ARGS
+    ARGS = ap.parse_args()
+    bindir = os.path.join(ARGS.build_dir, "bin")
+    ARGS.lctx_run = os.path.join(bindir, "lctx-run")
+    os.environ.setdefault("LCTXRT_LIBRARY",
+                          os.path.join(ARGS.build_dir, "lib", "liblctxrt.so"))
+    configs = ARGS.config or [
+        os.path.join(ROOT, "models", "megabyte", "tiny.json"),
+        os.path.join(HERE, "Inputs", "megabyte-wide.json")]
+    work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
+    os.makedirs(work, exist_ok=True)
+    for path in configs:
+        c = json.load(open(path))
+        name = os.path.splitext(os.path.basename(path))[0]
+        mlir = os.path.join(work, name + ".mlir")
+        lctx = os.path.join(work, name + ".lctx")
+        wpath = os.path.join(work, name + ".safetensors")
+        subprocess.run([os.path.join(ROOT, "tools", "lctx-gen", "lctx-gen"),
+                        path, "-o", mlir], check=True)
+        subprocess.run([os.path.join(bindir, "lctx-compile"), "--quiet", mlir,
+                        "-o", lctx], check=True)
+        subprocess.run(["/usr/bin/python3",
+                        os.path.join(ROOT, "scripts", "random-weights.py"),
+                        lctx, wpath, "--seed", "5"], check=True,
+                       stdout=subprocess.DEVNULL)
+        art = lctxrt.Artifact(lctx)
+        weights = lctxrt.Weights(wpath)
+        if c["arch"] == "megabyte":
+            test_megabyte(c, art, weights, read_safetensors(wpath), name)
+        test_module_errors(art, weights)
+    if FAILURES:
+        sys.exit(f"model_test: {len(FAILURES)} failure(s)")
+    print("model_test: all checks passed")
+
+
+if __name__ == "__main__":
+    main()

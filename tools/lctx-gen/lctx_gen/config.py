@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Validation of model configs: every key checked, errors name the key."""
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _int(section, key, where, minimum=1, default=None):
+    if key not in section:
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}missing key '{key}'")
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where}'{key}' is {value!r}, expected an integer")
+    if value < minimum:
+        raise ConfigError(f"{where}'{key}' is {value}, expected >= {minimum}")
+    return value
+
+
+def _float(section, key, where, default):
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}'{key}' is {value!r}, expected a number")
+    if value <= 0:
+        raise ConfigError(f"{where}'{key}' is {value}, expected > 0")
+    return float(value)
+
+
+def _choice(section, key, where, choices, default):
+    value = section.get(key, default)
+    if value not in choices:
+        raise ConfigError(f"{where}'{key}' is {value!r}, expected one of "
+                          + ", ".join(repr(c) for c in choices))
+    return value
+
+
+def _object(section, key, where):
+    value = section.get(key)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}'{key}' is {value!r}, expected an object")
+    return value
+
+
+def _check_keys(section, allowed, where):
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(f"{where}unknown key '{key}' (known: "
+                              + ", ".join(sorted(allowed)) + ")")
+
+
+def _stack(section, where, width_key):
+    """A transformer stack: width, layers, heads, ffn width."""
+    _check_keys(section, {width_key, "layers", "heads", "ffn"}, where)
+    stack = {
+        "width": _int(section, width_key, where),
+        "layers": _int(section, "layers", where),
+        "heads": _int(section, "heads", where),
+        "ffn": _int(section, "ffn", where),
+    }
+    return stack
+
+
+def load(raw):
+    if not isinstance(raw, dict):
+        raise ConfigError("the config is not a JSON object")
+    arch = raw.get("arch")
+    if arch != "megabyte":
+        return {"arch": arch}
+    _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",
+                      "global", "local", "activation", "rope_theta",
+                      "comment"}, "")
+    config = {
+        "arch": arch,
+        "name": raw.get("name", "megabyte"),
+        "vocab": _int(raw, "vocab", "", default=256),
+        "patch": _int(raw, "patch", ""),
+        "context": _int(raw, "context", ""),
+        "batch": _int(raw, "batch", "", default=1),
+        "activation": _choice(raw, "activation", "", ["relu", "gelu"], "relu"),
+        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
+        "global": _stack(_object(raw, "global", ""), "global: ",
+                         "dim_per_byte"),
+        "local": _stack(_object(raw, "local", ""), "local: ", "dim"),
+    }
+    if config["context"] % config["patch"]:
+        raise ConfigError(f"'context' ({config['context']}) must be a "
+                          f"multiple of 'patch' ({config['patch']})")
+    g = config["global"]
+    g["model_width"] = g["width"] * config["patch"]
+    for name, stack in (("global", g), ("local", config["local"])):
+        width = stack["model_width"] if name == "global" else stack["width"]
+        if width % stack["heads"]:
+            raise ConfigError(f"{name}: the model width ({width}) must be a "
+                              f"multiple of 'heads' ({stack['heads']})")
+        if (width // stack["heads"]) % 2:
+            raise ConfigError(f"{name}: the head width "
+                              f"({width // stack['heads']}) must be even "
+                              "(RoPE rotates pairs)")
+    return config

@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""A tiny builder of lctx-dialect MLIR text with static shapes.
+
+Values carry their shape and element type, so every op's type annotations
+are written from them; the blocks shared by the architectures (pre-norm
+transformer layers for prefill and for one decode step over a KV cache)
+live here.
+"""
+
+
+def ty(shape, elt="f32"):
+    return "tensor<" + "".join(f"{d}x" for d in shape) + elt + ">"
+
+
+class Value:
+    def __init__(self, name, shape, elt="f32"):
+        self.name, self.shape, self.elt = name, list(shape), elt
+
+    @property
+    def type(self):
+        return ty(self.shape, self.elt)
+
+    def __str__(self):
+        return self.name
+
+
+class Func:
+    """One func.func: arguments with lctx attributes, a body, results."""
+
+    def __init__(self, name):
+        self.name = name
+        self.args, self.lines, self.results = [], [], []
+        self.counter = 0
+        self.weights = {}
+        self.consts = {}
+
+    def fresh(self, hint="v"):
+        self.counter += 1
+        return f"%{hint}{self.counter}"
+
+    def _arg(self, shape, elt, attr, name):
+        v = Value(f"%a{len(self.args)}", shape, elt)
+        self.args.append((v, f'{{{attr} = "{name}"}}'))
+        return v
+
+    def input(self, name, shape, elt="f32"):
+        return self._arg(shape, elt, "lctx.input", name)
+
+    def weight(self, name, shape, elt="f32"):
+        if name in self.weights:
+            return self.weights[name]
+        v = self._arg(shape, elt, "lctx.weight", name)
+        self.weights[name] = v
+        return v
+
+    def state(self, name, shape, elt="f32"):
+        return self._arg(shape, elt, "lctx.state", name)
+
+    def emit(self, text, shape=None, elt="f32", hint="v"):
+        """Emits `%new = text` (or just `text` when shape is None)."""
+        if shape is None:
+            self.lines.append(text)
+            return None
+        v = Value(self.fresh(hint), shape, elt)
+        self.lines.append(f"{v} = {text}")
+        return v
+
+    def const_index(self, value):
+        key = ("index", value)
+        if key not in self.consts:
+            self.consts[key] = self.emit(f"arith.constant {value} : index",
+                                         [], "index", hint="c")
+        return self.consts[key]
+
+    def const_i64(self, value):
+        key = ("i64", value)
+        if key not in self.consts:
+            self.consts[key] = self.emit(f"arith.constant {value} : i64", [],
+                                         "i64", hint="c")
+        return self.consts[key]
+
+    def output(self, name, value):
+        self.results.append((value, f'{{lctx.output = "{name}"}}'))
+
+    def state_out(self, name, value):
+        self.results.append((value, f'{{lctx.state = "{name}"}}'))
+
+    def text(self):
+        args = ",\n    ".join(f"{v}: {v.type} {attr}" for v, attr in self.args)
+        res = ", ".join(f"{v.type} {attr}" for v, attr in self.results)
+        out = [f"func.func @{self.name}(\n    {args})\n    -> ({res}) {{"]
+        out += [f"  {line}" for line in self.lines]
+        names = ", ".join(str(v) for v, _ in self.results)
+        types = ", ".join(v.type for v, _ in self.results)
+        out.append(f"  return {names} : {types}")
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    # --- ops ---------------------------------------------------------------
+
+    def embedding(self, table, ids):
+        return self.emit(f"lctx.embedding {table}, {ids} : {table.type}, "
+                         f"{ids.type}", ids.shape + [table.shape[1]])
+
+    def rms_norm(self, x, w):
+        return self.emit(f"lctx.rms_norm {x}, {w} : {x.type}, {w.type}",
+                         x.shape)
+
+    def linear(self, x, w, transpose=False):
+        out = w.shape[0] if transpose else w.shape[1]
+        attr = " {transpose_weight}" if transpose else ""
+        return self.emit(f"lctx.linear {x}, {w}{attr} : {x.type}, {w.type}",
+                         x.shape[:-1] + [out])
+
+    def ffn(self, act, x, w_in, w_out):
+        return self.emit(f"lctx.ffn {act} {x}, {w_in}, {w_out} : {x.type}, "
+                         f"{w_in.type}, {w_out.type}",
+                         x.shape[:-1] + [w_out.shape[1]])
+
+    def add(self, a, b):
+        return self.emit(f"arith.addf {a}, {b} : {a.type}", a.shape, a.elt)
+
+    def expand(self, x, groups, shape):
+        g = ", ".join("[" + ", ".join(str(i) for i in grp) + "]"
+                      for grp in groups)
+        dims = ", ".join(str(d) for d in shape)
+        return self.emit(f"tensor.expand_shape {x} [{g}] output_shape "
+                         f"[{dims}] : {x.type} into {ty(shape, x.elt)}",
+                         shape, x.elt)
+
+    def collapse(self, x, groups):
+        shape = []
+        for grp in groups:
+            n = 1
+            for i in grp:
+                n *= x.shape[i]
+            shape.append(n)
+        g = ", ".join("[" + ", ".join(str(i) for i in grp) + "]"
+                      for grp in groups)
+        return self.emit(f"tensor.collapse_shape {x} [{g}] : {x.type} into "
+                         f"{ty(shape, x.elt)}", shape, x.elt)
+
+    def transpose(self, x, perm):
+        shape = [x.shape[p] for p in perm]
+        init = self.emit(f"tensor.empty() : {ty(shape, x.elt)}", shape, x.elt)
+        p = ", ".join(str(i) for i in perm)
+        return self.emit(f"linalg.transpose ins({x} : {x.type}) outs({init} : "
+                         f"{init.type}) permutation = [{p}]", shape, x.elt)
+
+    def scalar_index(self, pos):
+        """The i64 in pos : tensor<1xi64>, and the same as an index."""
+        c0 = self.const_index(0)
+        p64 = self.emit(f"tensor.extract {pos}[{c0}] : {pos.type}", [], "i64",
+                        hint="p")
+        p = self.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
+                      hint="p")
+        return p64, p
+
+    def increment(self, pos, p64, by=1):
+        """pos + by as a tensor<1xi64>."""
+        n = self.emit(f"arith.addi {p64}, {self.const_i64(by)} : i64", [],
+                      "i64", hint="p")
+        return self.emit(f"tensor.from_elements {n} : {pos.type}", pos.shape,
+                         "i64")
+
+    def zeros_i64(self, shape):
+        """A constant i64 tensor of zeros."""
+        return self.emit(f"arith.constant dense<0> : {ty(shape, 'i64')}",
+                         shape, "i64")
+
+    def select(self, cond, a, b):
+        return self.emit(f"arith.select {cond}, {a}, {b} : {a.type}", a.shape,
+                         a.elt)
+
+    def is_zero(self, p64):
+        return self.emit(f"arith.cmpi eq, {p64}, {self.const_i64(0)} : i64",
+                         [], "i1", hint="b")
+
+    # --- blocks ------------------------------------------------------------
+
+    def split_heads(self, x, heads):
+        """[N, T, D] -> [N, H, T, D/H]."""
+        n, t, d = x.shape
+        x4 = self.expand(x, [[0], [1], [2, 3]], [n, t, heads, d // heads])
+        return self.transpose(x4, [0, 2, 1, 3])
+
+    def merge_heads(self, x):
+        """[N, H, T, Dh] -> [N, T, H * Dh]."""
+        xt = self.transpose(x, [0, 2, 1, 3])
+        return self.collapse(xt, [[0], [1], [2, 3]])
+
+    def layer_weights(self, prefix, width, ffn):
+        w = {}
+        w["norm1"] = self.weight(f"{prefix}.norm1", [width])
+        for name in ("wq", "wk", "wv", "wo"):
+            w[name] = self.weight(f"{prefix}.attn.{name}", [width, width])
+        w["norm2"] = self.weight(f"{prefix}.norm2", [width])
+        w["w_in"] = self.weight(f"{prefix}.ffn.w_in", [width, ffn])
+        w["w_out"] = self.weight(f"{prefix}.ffn.w_out", [ffn, width])
+        return w
+
+    def layer(self, x, prefix, heads, ffn, act, rope_theta, cache=None):
+        """A pre-norm transformer layer over x : [N, T, D].
+
+        Without `cache`, causal self-attention over the T positions. With
+        `cache = (k_state, v_state, pos64, pos)`, one decode step (T = 1) at
+        position `pos`: its K/V are written into the caches [N, H, C, Dh]
+        and it attends to cache slots 0..pos (later slots are masked by a
+        key position of -1). Returns (x', (k', v')) with the new caches.
+        """
+        n, t, d = x.shape
+        w = self.layer_weights(prefix, d, ffn)
+        h = self.rms_norm(x, w["norm1"])
+        q = self.split_heads(self.linear(h, w["wq"]), heads)
+        k = self.split_heads(self.linear(h, w["wk"]), heads)
+        v = self.split_heads(self.linear(h, w["wv"]), heads)
+        attrs = f"{{rope_theta = {rope_theta:.1f} : f32}}"
+        new_cache = None
+        if cache is None:
+            a = self.emit(f"lctx.attention {q}, {k}, {v} {attrs} : {q.type}, "
+                          f"{k.type}, {v.type}", q.shape)
+        else:
+            kc, vc, p64, p = cache
+            c = kc.shape[2]
+            c0 = self.const_index(0)
+            sizes = ", ".join(str(s) for s in k.shape)
+            kc = self.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, "
+                           f"{p}, {c0}] [{sizes}] [1, 1, 1, 1] : {k.type} "
+                           f"into {kc.type}", kc.shape)
+            vc = self.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, "
+                           f"{p}, {c0}] [{sizes}] [1, 1, 1, 1] : {v.type} "
+                           f"into {vc.type}", vc.shape)
+            new_cache = (kc, vc)
+            qp, kp = self.step_positions(n, c, p64)
+            a = self.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, "
+                          f"{kp}) {attrs} : {q.type}, {kc.type}, {vc.type}, "
+                          f"{qp.type}, {kp.type}", q.shape)
+        o = self.linear(self.merge_heads(a), w["wo"])
+        x1 = self.add(x, o)
+        f = self.ffn(act, self.rms_norm(x1, w["norm2"]), w["w_in"],
+                     w["w_out"])
+        return self.add(x1, f), new_cache
+
+    def step_positions(self, n, c, p64):
+        """Query positions [N, 1] = p; key positions [N, C] = j if j <= p,
+        else -1 (an empty or stale cache slot)."""
+        qe = self.emit(f"tensor.empty() : {ty([n, 1], 'i64')}", [n, 1], "i64")
+        qp = self.emit(f"linalg.fill ins({p64} : i64) outs({qe} : {qe.type}) "
+                       f"-> {qe.type}", [n, 1], "i64")
+        ke = self.emit(f"tensor.empty() : {ty([n, c], 'i64')}", [n, c], "i64")
+        kp = Value(self.fresh("kp"), [n, c], "i64")
+        m1 = self.const_i64(-1)
+        self.lines += [
+            f"{kp} = linalg.generic {{indexing_maps = [affine_map<(d0, d1) -> "
+            f"(d0, d1)>], iterator_types = [\"parallel\", \"parallel\"]}} "
+            f"outs({ke} : {ke.type}) {{",
+            "  ^bb0(%out: i64):",
+            "    %j = linalg.index 1 : index",
+            "    %j64 = arith.index_cast %j : index to i64",
+            f"    %seen = arith.cmpi sle, %j64, {p64} : i64",
+            f"    %kpos = arith.select %seen, %j64, {m1} : i64",
+            "    linalg.yield %kpos : i64",
+            f"  }} -> {ke.type}",
+        ]
+        return qp, kp
