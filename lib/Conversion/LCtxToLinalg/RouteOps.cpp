@@ -586,26 +586,74 @@ struct RouteDepthLowering : OpRewritePattern<RouteDepthOp> {
   }
 };
 
+/// One row copy per selected token (a vector loop over D, zeros for an
+/// index outside [0, S)); the batch rows run on the thread pool.
 struct RouteGatherLowering : OpRewritePattern<RouteGatherOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteGatherOp op,
                                 PatternRewriter &rewriter) const override {
     if (!hasStaticTensorShapes(op))
       return rewriter.notifyMatchFailure(op, "dynamic shapes");
+    Location loc = op.getLoc();
+    auto type = op.getType();
+    int64_t bs = type.getShape()[0], k = type.getShape()[1],
+            d = type.getShape()[2];
     int64_t s = op.getInput().getType().getShape()[1];
-    Type elt = op.getType().getElementType();
-    Value out = buildIndexGeneric(
-        rewriter, op.getLoc(), op.getType().getShape(), elt,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value raw = b.create<tensor::ExtractOp>(l, op.getIndices(),
-                                                  idx.take_front(2));
-          auto [si, valid] = clampIndex(b, l, raw, s);
-          Value v = b.create<tensor::ExtractOp>(
-              l, op.getInput(), ValueRange{idx[0], si, idx[2]});
-          return b.create<arith::SelectOp>(l, valid, v,
-                                           floatConst(b, l, elt, 0.0));
+    Type elt = type.getElementType();
+    Value input = op.getInput(), indices = op.getIndices();
+    auto rows = rewriter.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(bs)},
+        ValueRange{emptyTensor(rewriter, loc, type.getShape(), elt)},
+        std::nullopt, [&](OpBuilder &b, Location l, ValueRange args) {
+          Value bi = args[0];
+          OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
+          Value block = b.create<tensor::ExtractSliceOp>(
+              l, RankedTensorType::get({k, d}, elt), args[1],
+              ArrayRef<OpFoldResult>{bi, z, z},
+              ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
+              ArrayRef<OpFoldResult>{one, one, one});
+          auto loop = b.create<scf::ForOp>(
+              l, indexConst(b, l, 0), indexConst(b, l, k), indexConst(b, l, 1),
+              ValueRange{block},
+              [&](OpBuilder &nb, Location nl, Value j, ValueRange a) {
+                Value raw = nb.create<tensor::ExtractOp>(nl, indices,
+                                                         ValueRange{bi, j});
+                auto [si, valid] = clampIndex(nb, nl, raw, s);
+                OpFoldResult nz = nb.getIndexAttr(0), n1 = nb.getIndexAttr(1);
+                Value src = nb.create<tensor::ExtractSliceOp>(
+                    nl, RankedTensorType::get({d}, elt), input,
+                    ArrayRef<OpFoldResult>{bi, si, nz},
+                    ArrayRef<OpFoldResult>{n1, n1, nb.getIndexAttr(d)},
+                    ArrayRef<OpFoldResult>{n1, n1, n1});
+                Value dst = nb.create<tensor::ExtractSliceOp>(
+                    nl, RankedTensorType::get({d}, elt), a[0],
+                    ArrayRef<OpFoldResult>{j, nz},
+                    ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
+                    ArrayRef<OpFoldResult>{n1, n1});
+                AffineMap id1 = nb.getMultiDimIdentityMap(1);
+                Value row = buildGeneric(
+                    nb, nl, dst, {src}, {id1}, id1, {kParallel},
+                    [&](OpBuilder &gb, Location gl, ValueRange v) {
+                      return gb
+                          .create<arith::SelectOp>(gl, valid, v[0],
+                                                   floatConst(gb, gl, elt, 0.0))
+                          .getResult();
+                    });
+                Value next = nb.create<tensor::InsertSliceOp>(
+                    nl, row, a[0], ArrayRef<OpFoldResult>{j, nz},
+                    ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
+                    ArrayRef<OpFoldResult>{n1, n1});
+                nb.create<scf::YieldOp>(nl, next);
+              });
+          auto terminator = b.create<scf::InParallelOp>(l);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(terminator.getBody());
+          b.create<tensor::ParallelInsertSliceOp>(
+              l, loop.getResult(0), args[1], ArrayRef<OpFoldResult>{bi, z, z},
+              ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
+              ArrayRef<OpFoldResult>{one, one, one});
         });
-    rewriter.replaceOp(op, out);
+    rewriter.replaceOp(op, rows.getResult(0));
     return success();
   }
 };
