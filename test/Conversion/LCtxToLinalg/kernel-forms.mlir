@@ -3,9 +3,10 @@
 // cema.scan in chunked parallel form, T = 70 = 2 chunks of 32 + a tail of
 // 6, D = 128 in 2 blocks of 64: the kernel tables come from one loop over
 // the 32 powers, the transition q^C and q^6 are formed directly, and each
-// (batch, channel block) runs its chunks (a state term, a loop over the 32
-// lags, the write-out, the state update) then the static tail, carrying
-// the state. There is no loop over the 70 time steps.
+// (batch, channel block) runs its chunks (a state term, the 32 lags in
+// groups of 8 over the rows they reach, the write-out, the state update)
+// then the static tail, carrying the state. There is no loop over the 70
+// time steps.
 // CHECK-LABEL: func.func @scan
 // CHECK-NOT: lctx.
 // CHECK-NOT: scf.for {{.*}} to %c70
@@ -18,8 +19,11 @@
 // CHECK:   scf.for {{.*}} to %c2 {{.*}} -> (tensor<70x64xf32>, tensor<4x64xf32>, tensor<4x64xf32>)
 // CHECK:     tensor.extract_slice %arg0[{{.*}}] [1, 32, 64] [1, 1, 1]
 // CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]
-// CHECK:     scf.for {{.*}} to %c32 {{.*}} -> (tensor<32x64xf32>)
+// CHECK:     scf.for {{.*}} = %c0 to %c8 {{.*}} -> (tensor<32x64xf32>)
 // CHECK:       linalg.generic {{.*}} ins({{.*}} : tensor<64xf32>, tensor<32x64xf32>)
+// CHECK:     scf.for {{.*}} = %c8 to %c16 {{.*}} -> (tensor<24x64xf32>)
+// CHECK:     scf.for {{.*}} = %c16 to %c24 {{.*}} -> (tensor<16x64xf32>)
+// CHECK:     scf.for {{.*}} = %c24 to %c32 {{.*}} -> (tensor<8x64xf32>)
 // CHECK:     tensor.insert_slice {{.*}} [32, 64] [1, 1] : tensor<32x64xf32> into tensor<70x64xf32>
 // CHECK:     linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins({{.*}} : tensor<4x32x64xf32>, tensor<32x64xf32>)
 // CHECK:   tensor.extract_slice %arg0[{{.*}}, 64, {{.*}}] [1, 6, 64] [1, 1, 1]
