@@ -11,13 +11,15 @@
 // markdown table row: shape, threads, lctx ms and GFLOP/s, OpenBLAS ms and
 // GFLOP/s, lctx/OpenBLAS (GFLOP/s ratio, > 1 means lctx is faster), and the
 // largest difference between the two results relative to max |C|. Times
-// are the median (default) or the minimum of REPEAT calls after 3 warm-up
-// calls; the minimum is the steadier statistic on a busy machine.
+// are the median (default) or the minimum of REPEAT calls (after 3 warm-up
+// calls), taken in 4 alternating rounds of each library; the minimum is the
+// steadier statistic on a busy machine.
 //
 // The thread count must be fixed before the OpenMP runtime starts:
 // OMP_NUM_THREADS is set before the artifact (which loads libomp) is opened.
-// Each library runs after the other's worker threads have gone idle (a
-// pause between the two), so that neither competes with spinning workers.
+// Each round of one library starts after the other's worker threads have
+// gone idle (a pause between rounds), so that neither competes with the
+// other's spinning workers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,25 +71,29 @@ struct Buffer {
   size_t size;
 };
 
-/// The median or the minimum of `repeat` timed calls after `warmup`
-/// untimed ones, in ms.
+/// Appends the times of `repeat` calls, after `warmup` untimed ones, in ms.
 template <typename F>
-double timeMs(F &&call, int warmup, int repeat, bool minimum) {
+void timeCalls(F &&call, int warmup, int repeat, std::vector<double> &ms) {
   for (int i = 0; i < warmup; ++i)
     call();
-  std::vector<double> ms;
   for (int i = 0; i < repeat; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     call();
     auto t1 = std::chrono::steady_clock::now();
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
+}
+
+double statistic(std::vector<double> ms, bool minimum) {
   std::sort(ms.begin(), ms.end());
   if (minimum)
     return ms.front();
   size_t n = ms.size();
   return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
 }
+
+/// Rounds the timed calls are split into (see main).
+constexpr int kRounds = 4;
 
 } // namespace
 
@@ -173,10 +179,18 @@ int main(int argc, char **argv) {
                 a.data, k, b.data, n, 0.0f, ref.data, n);
   };
 
-  double lctxMs = timeMs(runLctx, 3, repeat, minimum);
-  // Let the OpenMP workers stop spinning before OpenBLAS runs.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  double blasMs = timeMs(runBlas, 3, repeat, minimum);
+  // Rounds of lctx calls and OpenBLAS calls, so that both see the same
+  // machine load; a pause lets the other library's workers stop spinning.
+  std::vector<double> lctxTimes, blasTimes;
+  for (int round = 0; round < kRounds; ++round) {
+    int calls = (repeat + kRounds - 1 - round) / kRounds;
+    timeCalls(runLctx, round == 0 ? 3 : 1, calls, lctxTimes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    timeCalls(runBlas, round == 0 ? 3 : 1, calls, blasTimes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  double lctxMs = statistic(lctxTimes, minimum);
+  double blasMs = statistic(blasTimes, minimum);
 
   double maxAbs = 0, maxDiff = 0;
   for (size_t i = 0; i < c.size; ++i) {
