@@ -66,6 +66,12 @@ def LCtx_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getStateAttrName() {
       return ::llvm::StringLiteral("lctx.state");
     }
+    /// Name of the module attribute describing the model for the tools that
+    /// drive it (`{lctx.model = {arch = "megabyte", patch = 4 : i64}}`),
+    /// copied into the artifact manifest's "model".
+    static constexpr ::llvm::StringLiteral getModelAttrName() {
+      return ::llvm::StringLiteral("lctx.model");
+    }
   }];
 }
 

@@ -196,6 +196,16 @@ lctxrt_status_t lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact,
   });
 }
 
+const char *lctxrt_artifact_model_value(const lctxrt_artifact_t *artifact,
+                                        const char *key) {
+  if (!artifact || !key)
+    return nullptr;
+  for (const auto &[k, v] : artifact->manifest.model)
+    if (k == key)
+      return v.c_str();
+  return nullptr;
+}
+
 size_t lctxrt_artifact_num_states(const lctxrt_artifact_t *artifact) {
   return artifact ? artifact->manifest.states.size() : 0;
 }

@@ -155,6 +155,24 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
     out.bufferAlignment = static_cast<size_t>(alignment->getInt());
   }
 
+  if (const json::Value *model = root.find("model")) {
+    if (!model->isObject())
+      return formatError("'model' is " + json::describe(*model) +
+                         ", expected an object");
+    for (const json::Member &member : model->getObject()) {
+      const std::string &key = member.key;
+      const json::Value &value = member.value;
+      if (value.isString() && value.getString().find('\0') == std::string::npos)
+        out.model.emplace_back(key, value.getString());
+      else if (value.isInt())
+        out.model.emplace_back(key, std::to_string(value.getInt()));
+      else
+        return formatError("model: '" + key + "' is " +
+                           json::describe(value) +
+                           ", expected a string or an integer");
+    }
+  }
+
   // Weights and states first: entry points refer to them.
   if ((status = parseWeights(root)) || (status = parseStates(root)))
     return status;

@@ -77,6 +77,9 @@ struct Manifest {
   std::vector<ArgSpec> states;
   /// Sum of the states' byte sizes (validated not to overflow).
   size_t stateBytes = 0;
+  /// The optional "model" description: (key, value) with integers in
+  /// decimal, in manifest order.
+  std::vector<std::pair<std::string, std::string>> model;
   /// Indices by name.
   std::unordered_map<std::string, size_t> entryIndex;
   std::unordered_map<std::string, size_t> weightIndex;

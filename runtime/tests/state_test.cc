@@ -147,6 +147,34 @@ TEST_F(StateManifest, IncomingStatePrecedesOutputs) {
       "precede outputs and outgoing states"));
 }
 
+// --- The optional "model" description -------------------------------------
+
+TEST_F(StateManifest, ModelDescription) {
+  auto opened = open(manifestJson(
+      {axpyEntry()}, {},
+      "\"model\":{\"arch\":\"megabyte\",\"patch\":4,\"decode\":"
+      "\"two-rate\"},"));
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  EXPECT_STREQ(opened->modelValue("arch"), "megabyte");
+  EXPECT_STREQ(opened->modelValue("patch"), "4");
+  EXPECT_EQ(opened->modelValue("context"), nullptr);
+  EXPECT_EQ(lctxrt_artifact_model_value(nullptr, "arch"), nullptr);
+  auto plain = open(manifestJson({axpyEntry()}, {}));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->modelValue("arch"), nullptr);
+}
+
+TEST_F(StateManifest, ModelDescriptionMalformed) {
+  EXPECT_TRUE(manifestFails(manifestJson({axpyEntry()}, {}, "\"model\":[],"),
+                            LCTXRT_FORMAT_ERROR,
+                            "'model' is an array, expected an object"));
+  EXPECT_TRUE(manifestFails(
+      manifestJson({axpyEntry()}, {}, "\"model\":{\"patch\":4.5},"),
+      LCTXRT_FORMAT_ERROR,
+      "model: 'patch' is a non-integer or out-of-range number, expected a "
+      "string or an integer"));
+}
+
 class SessionState : public ArtifactTest {
 protected:
   void SetUp() override {

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lctxrt/lctxrt.hpp"
+#include "model_driver.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -63,6 +64,14 @@ const char kUsage[] =
     "                        every run starts from the same states\n"
     "  --threads N           threads for parallel loops (default: all cores,\n"
     "                        or OMP_NUM_THREADS)\n"
+    "  --generate N          byte models: feed --prompt, then sample N bytes\n"
+    "                        with the decode entry points (written to stdout)\n"
+    "  --prompt TEXT         the prompt of --generate\n"
+    "  --temperature X       sampling temperature (default 0: greedy)\n"
+    "  --top-p X             nucleus sampling mass in (0, 1] (default 1)\n"
+    "  --seed N              sampling seed (default 0)\n"
+    "  --score FILE          byte models: bits per byte of FILE (any size,\n"
+    "                        constant memory, with progress)\n"
     "  --info                describe sections, entry points, arguments and\n"
     "                        weights instead of running\n"
     "  --help                show this help\n"
@@ -79,6 +88,9 @@ struct Options {
   uint64_t seed = 0;
   std::string output;
   std::string stateIn, stateOut;
+  bool generate = false;
+  lctxrun::GenerateOptions gen;
+  std::string scoreFile;
   size_t print = 8;
   size_t repeat = 1;
   bool info = false;
@@ -137,7 +149,8 @@ int parseArgs(int argc, char **argv, Options &options) {
     static const char *const kValued[] = {
         "--entry",         "--weights", "--input", "--inputs",
         "--random-inputs", "--output",  "--print", "--repeat", "--threads",
-        "--state-in",      "--state-out"};
+        "--state-in",      "--state-out", "--generate", "--prompt",
+        "--temperature",   "--top-p",    "--seed",    "--score"};
     if (std::find_if(std::begin(kValued), std::end(kValued),
                      [&](const char *known) { return name == known; }) ==
         std::end(kValued))
@@ -158,6 +171,23 @@ int parseArgs(int argc, char **argv, Options &options) {
       options.inputsFile = value;
     } else if (name == "--output") {
       options.output = value;
+    } else if (name == "--prompt") {
+      options.gen.prompt = value;
+    } else if (name == "--score") {
+      options.scoreFile = value;
+    } else if (name == "--temperature" || name == "--top-p") {
+      char *end = nullptr;
+      double x = std::strtod(value.c_str(), &end);
+      bool ok = !value.empty() && *end == '\0' && std::isfinite(x) &&
+                (name == "--temperature" ? x >= 0 : x > 0 && x <= 1);
+      if (!ok)
+        return usageError(name == "--temperature"
+                              ? "--temperature expects a number >= 0, got '" +
+                                    value + "'"
+                              : "--top-p expects a number in (0, 1], got '" +
+                                    value + "'");
+      (name == "--temperature" ? options.gen.temperature : options.gen.topP) =
+          x;
     } else if (name == "--state-in") {
       options.stateIn = value;
     } else if (name == "--state-out") {
@@ -175,6 +205,11 @@ int parseArgs(int argc, char **argv, Options &options) {
     } else if (name == "--random-inputs") {
       options.randomInputs = true;
       options.seed = number;
+    } else if (name == "--generate") {
+      options.generate = true;
+      options.gen.count = static_cast<size_t>(number);
+    } else if (name == "--seed") {
+      options.gen.seed = number;
     } else if (name == "--print") {
       options.print = static_cast<size_t>(number);
     } else if (name == "--threads") {
@@ -191,6 +226,8 @@ int parseArgs(int argc, char **argv, Options &options) {
   }
   if (options.artifact.empty())
     return usageError("no artifact given");
+  if (options.generate && !options.scoreFile.empty())
+    return usageError("--generate and --score are separate modes");
   return -1;
 }
 
@@ -457,8 +494,38 @@ void printOutput(const lctxrt_tensor_view_t &view, size_t numElements,
   std::printf("\n");
 }
 
+/// Opens --weights (if given) into \p weights; returns an exit status or 0.
+int openWeights(const Options &options,
+                std::unique_ptr<lctxrt::SafetensorsFile> &weights) {
+  if (options.weights.empty())
+    return 0;
+  auto file = lctxrt::SafetensorsFile::open(options.weights);
+  if (!file.ok())
+    return fail(file.status().message());
+  weights = std::make_unique<lctxrt::SafetensorsFile>(std::move(*file));
+  return 0;
+}
+
+/// --generate and --score: drive the model's decode entry points.
+int runModel(const Options &options, const lctxrt::Artifact &artifact) {
+  if (std::string error; !lctxrun::checkSchedule(artifact, error))
+    return fail(error);
+  std::unique_ptr<lctxrt::SafetensorsFile> weights;
+  if (int status = openWeights(options, weights))
+    return status;
+  auto session = lctxrt::Session::create(artifact, weights.get());
+  if (!session.ok())
+    return fail(session.status().message());
+  if (options.generate)
+    return lctxrun::generate(artifact, *session, options.gen);
+  return lctxrun::score(artifact, *session, options.scoreFile,
+                        /*progress=*/true);
+}
+
 /// Runs the selected entry point as \p options say.
 int run(const Options &options, const lctxrt::Artifact &artifact) {
+  if (options.generate || !options.scoreFile.empty())
+    return runModel(options, artifact);
   // Entry point.
   std::string entryName = options.entry;
   if (entryName.empty()) {
@@ -478,12 +545,8 @@ int run(const Options &options, const lctxrt::Artifact &artifact) {
 
   // Weights and session.
   std::unique_ptr<lctxrt::SafetensorsFile> weights;
-  if (!options.weights.empty()) {
-    auto file = lctxrt::SafetensorsFile::open(options.weights);
-    if (!file.ok())
-      return fail(file.status().message());
-    weights = std::make_unique<lctxrt::SafetensorsFile>(std::move(*file));
-  }
+  if (int status = openWeights(options, weights))
+    return status;
   auto session = lctxrt::Session::create(artifact, weights.get());
   if (!session.ok())
     return fail(session.status().message());

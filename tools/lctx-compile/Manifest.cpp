@@ -165,8 +165,29 @@ uint64_t lctxc::stateBytes(const std::vector<ManifestEntry> &entries,
   return bytes;
 }
 
+lctxc::ManifestModel lctxc::collectModel(ModuleOp module) {
+  ManifestModel model;
+  auto dict = module->getAttrOfType<DictionaryAttr>(
+      mlir::lctx::LCtxDialect::getModelAttrName());
+  if (!dict)
+    return model;
+  for (NamedAttribute entry : dict) {
+    ManifestModelEntry e;
+    e.key = entry.getName().str();
+    if (auto s = dyn_cast<StringAttr>(entry.getValue())) {
+      e.text = s.str();
+    } else if (auto i = dyn_cast<IntegerAttr>(entry.getValue())) {
+      e.integer = i.getInt();
+      e.isInteger = true;
+    }
+    model.push_back(std::move(e));
+  }
+  return model;
+}
+
 std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
-                                const ManifestTarget &target) {
+                                const ManifestTarget &target,
+                                const ManifestModel &model) {
   std::string text;
   llvm::raw_string_ostream os(text);
   llvm::json::OStream j(os, /*IndentSize=*/1);
@@ -183,6 +204,15 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
     // The generated code assumes no alignment beyond the element size, so
     // the runtime can bind weights in place from a safetensors mapping.
     j.attribute("buffer_alignment", 4);
+    if (!model.empty())
+      j.attributeObject("model", [&] {
+        for (const ManifestModelEntry &e : model) {
+          if (e.isInteger)
+            j.attribute(e.key, e.integer);
+          else
+            j.attribute(e.key, e.text);
+        }
+      });
     j.attributeObject("target", [&] {
       j.attribute("kind", "cpu");
       j.attribute("triple", target.triple);

@@ -34,6 +34,19 @@ struct ManifestTarget {
   std::string triple, cpu, features;
 };
 
+/// The module's `lctx.model` description: (key, value) in dictionary order;
+/// integers are kept as integers in the manifest.
+struct ManifestModelEntry {
+  std::string key;
+  std::string text;
+  int64_t integer = 0;
+  bool isInteger = false;
+};
+using ManifestModel = std::vector<ManifestModelEntry>;
+
+/// Reads the module's `lctx.model` attribute (verified by the dialect).
+ManifestModel collectModel(mlir::ModuleOp module);
+
 /// Collects the entry points (public functions) of `module`; emits an error
 /// and fails on a signature the artifact cannot describe (non-tensor or
 /// dynamic argument, unsupported element type).
@@ -47,7 +60,8 @@ uint64_t stateBytes(const std::vector<ManifestEntry> &entries,
 
 /// The manifest JSON text.
 std::string writeManifest(const std::vector<ManifestEntry> &entries,
-                          const ManifestTarget &target);
+                          const ManifestTarget &target,
+                          const ManifestModel &model = {});
 
 /// A C header declaring the packed entry points of `entries`.
 std::string writeCHeader(const std::vector<ManifestEntry> &entries,

@@ -18,6 +18,7 @@
 #include "Manifest.h"
 
 #include "lctx/InitAll.h"
+#include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 #include "lctx/Pipelines/Pipelines.h"
 #include "lctx/Support/InputChecks.h"
 #include "lctxrt/artifact_format.h"
@@ -169,6 +170,9 @@ int main(int argc, char **argv) {
   std::vector<lctxc::ManifestEntry> entries;
   if (failed(lctxc::collectEntryPoints(*module, entries)))
     return 1;
+  // The model description goes to the manifest, not into the code.
+  lctxc::ManifestModel model = lctxc::collectModel(*module);
+  (*module)->removeAttr(lctx::LCtxDialect::getModelAttrName());
   progress.done();
 
   progress.start("lctx CPU pipeline");
@@ -240,7 +244,8 @@ int main(int argc, char **argv) {
   lctxrt::ArtifactSection manifest;
   manifest.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::Manifest);
   manifest.name = "manifest";
-  manifest.payload = lctxc::writeManifest(entries, target);
+  manifest.payload =
+      lctxc::writeManifest(entries, target, model);
   sections.push_back(std::move(manifest));
   lctxrt::ArtifactSection cpu;
   cpu.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::CpuSo);

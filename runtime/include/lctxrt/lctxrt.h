@@ -416,6 +416,13 @@ LCTXRT_API lctxrt_status_t
 lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact, size_t index,
                             lctxrt_arg_info_t *out_info);
 
+/// Returns the value of \p key in the manifest's optional "model"
+/// description (what the tools that drive a model need: its architecture,
+/// decode schedule, patch size, ...), integers in decimal; NULL when the
+/// key or the description is absent.
+LCTXRT_API const char *lctxrt_artifact_model_value(
+    const lctxrt_artifact_t *artifact, const char *key);
+
 /// Returns the number of entries of the manifest's "states" (0 for NULL).
 LCTXRT_API size_t
 lctxrt_artifact_num_states(const lctxrt_artifact_t *artifact);

@@ -292,6 +292,10 @@ public:
     return result;
   }
   size_t numStates() const { return lctxrt_artifact_num_states(artifact); }
+  /// The manifest's "model" value of \p key, or NULL.
+  const char *modelValue(const char *key) const {
+    return lctxrt_artifact_model_value(artifact, key);
+  }
   /// Describes manifest state \p index.
   Expected<ArgInfo> state(size_t index) const {
     ArgInfo result;

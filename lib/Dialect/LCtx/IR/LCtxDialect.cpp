@@ -7,6 +7,7 @@
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
 
 #include "lctx/Dialect/LCtx/IR/LCtxOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 using namespace mlir;
@@ -163,10 +164,34 @@ LogicalResult LCtxDialect::verifyRegionResultAttribute(Operation *op,
 }
 
 /// lctx defines no discardable attribute on operations.
+/// `lctx.model` on a module describes the model for the tools that drive
+/// it (recorded in the artifact manifest's "model"): a dictionary of string
+/// and integer entries, e.g. {arch = "megabyte", patch = 4 : i64}. No other
+/// lctx attribute exists on operations.
 LogicalResult LCtxDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
-  return op->emitError() << "unknown lctx attribute '"
-                         << attr.getName().getValue() << "' on operation";
+  if (attr.getName() != getModelAttrName())
+    return op->emitError() << "unknown lctx attribute '"
+                           << attr.getName().getValue() << "' on operation";
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << getModelAttrName()
+                           << "' is only allowed on a module";
+  auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+  if (!dict)
+    return op->emitError() << "'" << getModelAttrName()
+                           << "' must be a dictionary, got " << attr.getValue();
+  for (NamedAttribute entry : dict) {
+    if (auto s = dyn_cast<StringAttr>(entry.getValue()))
+      continue;
+    if (auto i = dyn_cast<IntegerAttr>(entry.getValue());
+        i && i.getType().isSignlessInteger(64))
+      continue;
+    return op->emitError() << "'" << getModelAttrName() << "' entry '"
+                           << entry.getName().getValue()
+                           << "' must be a string or an i64, got "
+                           << entry.getValue();
+  }
+  return success();
 }
 
 #define GET_OP_CLASSES

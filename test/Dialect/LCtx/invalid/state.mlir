@@ -71,3 +71,23 @@ func.func private @output_on_argument(tensor<4xf32> {lctx.output = "y"})
 // Unknown result attributes are rejected.
 // expected-error @+1 {{unknown lctx result attribute 'lctx.outputs'}}
 func.func private @misspelt_output() -> (tensor<4xf32> {lctx.outputs = "y"})
+
+// -----
+
+// lctx.model describes a module, with string and i64 entries only.
+// expected-error @+1 {{'lctx.model' entry 'patch' must be a string or an i64, got 4.000000e+00 : f32}}
+module attributes {lctx.model = {arch = "megabyte", patch = 4.0 : f32}} {
+}
+
+// -----
+
+// expected-error @+1 {{'lctx.model' must be a dictionary, got "megabyte"}}
+module attributes {lctx.model = "megabyte"} {
+}
+
+// -----
+
+module {
+  // expected-error @+1 {{'lctx.model' is only allowed on a module}}
+  func.func private @f() attributes {lctx.model = {arch = "x"}}
+}

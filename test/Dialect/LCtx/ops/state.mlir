@@ -20,3 +20,8 @@ func.func @cema_step(%x: tensor<1x3x4xf32> {lctx.input = "x"},
         tensor<4x2xcomplex<f32>>, tensor<4xf32>, tensor<1x4x2xcomplex<f32>>
   return %y, %h1 : tensor<1x3x4xf32>, tensor<1x4x2xcomplex<f32>>
 }
+
+// The model description on the module survives a round trip.
+// CHECK: module attributes {lctx.model = {arch = "megabyte", patch = 4 : i64}}
+module attributes {lctx.model = {arch = "megabyte", patch = 4 : i64}} {
+}
