@@ -23,17 +23,15 @@ def rms_norm(x, w):
 
 
 def rope(x, theta):
-    """x [N, H, T, Dh] at positions 0..T-1."""
+    """x [N, H, T, Dh] at positions 0..T-1 (angles in float64)."""
     t, dh = x.shape[-2], x.shape[-1]
     pos = torch.arange(t, dtype=torch.float64)[:, None]
     inv = theta ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
     ang = pos * inv[None, :]
-    cos, sin = torch.cos(ang), torch.sin(ang)
+    cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
     x0, x1 = x[..., 0::2], x[..., 1::2]
-    out = torch.empty_like(x)
-    out[..., 0::2] = x0 * cos - x1 * sin
-    out[..., 1::2] = x1 * cos + x0 * sin
-    return out
+    return torch.stack([x0 * cos - x1 * sin, x1 * cos + x0 * sin],
+                       -1).flatten(-2)
 
 
 def attention(q, k, v, theta):
@@ -60,8 +58,10 @@ def layer(w, prefix, x, heads, act, theta):
     return x + h @ w[prefix + ".ffn.w_out"]
 
 
-def forward(w, ids, c):
-    w = {k: torch.as_tensor(v).to(torch.float64) for k, v in w.items()}
+def forward(w, ids, c, dtype=torch.float64):
+    """Logits [B, T, V]; differentiable in the weights (the training script
+    uses dtype=torch.float32)."""
+    w = {k: torch.as_tensor(v).to(dtype) for k, v in w.items()}
     ids = torch.as_tensor(ids).long()
     b, t = ids.shape
     p, g, l = c["patch"], c["global"], c["local"]
