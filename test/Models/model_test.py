@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 
 import lctxrt  # noqa: E402
+import infini as infini_ref  # noqa: E402
 import megabyte as megabyte_ref  # noqa: E402
 
 TOL = 1e-4
@@ -121,6 +122,63 @@ def test_megabyte(c, art, weights, wdict, name):
           "of steps")
 
 
+def infini_state_bytes(c):
+    b, h, d, n = c.get("batch", 1), c["heads"], c["dim"], c["segment"]
+    dh = d // h
+    return 8 + c["layers"] * 4 * b * h * (dh * dh + dh + 2 * n * dh)
+
+
+def test_infini(c, art, weights, wdict, name):
+    b, t, n = c.get("batch", 1), c["context"], c["segment"]
+    rng = np.random.default_rng(23)
+    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
+    session = art.session(weights)
+    full = session.run("prefill", ids=ids)["logits"]
+    ref = infini_ref.forward(wdict, ids, c).numpy()
+    err = rel_error(full, ref)
+    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    check(int(session.state("pos")[0]) == t, f"{name}: prefill advances pos")
+
+    # Token by token from a fresh stream: the memory is updated only when a
+    # segment fills.
+    session.reset_state()
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(t)], 1)
+    err = rel_error(dec, full)
+    check(err <= TOL, f"{name}: decode of all {t} positions vs prefill: "
+          f"{err:.2e}")
+    m_dec = session.state("layers.0.memory")
+
+    # One segment through prefill_segment, then token by token.
+    session.reset_state()
+    first = session.run("prefill_segment", ids=ids[:, :n])["logits"]
+    rest = [session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+            for i in range(n, t)]
+    got = np.concatenate([first, np.stack(rest, 1)], 1)
+    err = rel_error(got, full)
+    check(err <= TOL, f"{name}: prefill of a segment, then decode, vs "
+          f"prefill: {err:.2e}")
+    err = rel_error(session.state("layers.0.memory"), m_dec)
+    check(err <= TOL, f"{name}: the memory after both streams agrees: "
+          f"{err:.2e}")
+
+    # An awkward length: stop mid-segment; the memory holds only the full
+    # segments (the reference's memory after them equals ours).
+    session.reset_state()
+    odd = n + n // 2 + 1
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(odd)], 1)
+    err = rel_error(dec, full[:, :odd])
+    check(err <= TOL, f"{name}: decode of an awkward prefix ({odd} tokens) "
+          f"vs prefill: {err:.2e}")
+
+    info = lctx_run_info(art.path)
+    want = infini_state_bytes(c)
+    check(f"{want} bytes per session" in info,
+          f"{name}: state is {want} bytes per session whatever the number "
+          "of tokens")
+
+
 def lctx_run_info(path):
     return subprocess.run([ARGS.lctx_run, "--info", path], check=True,
                           capture_output=True, text=True).stdout
@@ -160,7 +218,9 @@ def main():
                           os.path.join(ARGS.build_dir, "lib", "liblctxrt.so"))
     configs = ARGS.config or [
         os.path.join(ROOT, "models", "megabyte", "tiny.json"),
-        os.path.join(HERE, "Inputs", "megabyte-wide.json")]
+        os.path.join(HERE, "Inputs", "megabyte-wide.json"),
+        os.path.join(HERE, "Inputs", "infini-tiny.json"),
+        os.path.join(HERE, "Inputs", "infini-delta.json")]
     work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
     os.makedirs(work, exist_ok=True)
     for path in configs:
@@ -181,6 +241,8 @@ def main():
         weights = lctxrt.Weights(wpath)
         if c["arch"] == "megabyte":
             test_megabyte(c, art, weights, read_safetensors(wpath), name)
+        elif c["arch"] == "infini":
+            test_infini(c, art, weights, read_safetensors(wpath), name)
         test_module_errors(art, weights)
     if FAILURES:
         sys.exit(f"model_test: {len(FAILURES)} failure(s)")

@@ -62,10 +62,49 @@ def _stack(section, where, width_key):
     return stack
 
 
+def _head_width(width, heads, where):
+    if width % heads:
+        raise ConfigError(f"{where}the model width ({width}) must be a "
+                          f"multiple of 'heads' ({heads})")
+    if (width // heads) % 2:
+        raise ConfigError(f"{where}the head width ({width // heads}) must be "
+                          "even (RoPE rotates pairs)")
+
+
+def load_infini(raw):
+    _check_keys(raw, {"arch", "name", "vocab", "context", "segment", "batch",
+                      "dim", "layers", "heads", "ffn", "rule", "activation",
+                      "rope_theta", "comment"}, "")
+    c = {
+        "arch": "infini",
+        "name": raw.get("name", "infini"),
+        "vocab": _int(raw, "vocab", "", default=256),
+        "context": _int(raw, "context", ""),
+        "segment": _int(raw, "segment", ""),
+        "batch": _int(raw, "batch", "", default=1),
+        "dim": _int(raw, "dim", ""),
+        "layers": _int(raw, "layers", ""),
+        "heads": _int(raw, "heads", ""),
+        "ffn": _int(raw, "ffn", ""),
+        "rule": _choice(raw, "rule", "", ["linear", "delta"], "linear"),
+        "activation": _choice(raw, "activation", "", ["relu", "gelu"],
+                              "relu"),
+        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
+    }
+    if c["context"] % c["segment"]:
+        raise ConfigError(f"'context' ({c['context']}) must be a multiple of "
+                          f"'segment' ({c['segment']}): prefill consumes "
+                          "whole segments (decode takes any number of tokens)")
+    _head_width(c["dim"], c["heads"], "")
+    return c
+
+
 def load(raw):
     if not isinstance(raw, dict):
         raise ConfigError("the config is not a JSON object")
     arch = raw.get("arch")
+    if arch == "infini":
+        return load_infini(raw)
     if arch != "megabyte":
         return {"arch": arch}
     _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",
@@ -91,11 +130,5 @@ def load(raw):
     g["model_width"] = g["width"] * config["patch"]
     for name, stack in (("global", g), ("local", config["local"])):
         width = stack["model_width"] if name == "global" else stack["width"]
-        if width % stack["heads"]:
-            raise ConfigError(f"{name}: the model width ({width}) must be a "
-                              f"multiple of 'heads' ({stack['heads']})")
-        if (width // stack["heads"]) % 2:
-            raise ConfigError(f"{name}: the head width "
-                              f"({width // stack['heads']}) must be even "
-                              "(RoPE rotates pairs)")
+        _head_width(width, stack["heads"], f"{name}: ")
     return config

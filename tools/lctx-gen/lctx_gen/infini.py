@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Infini-Transformer (docs/conventions.md): a decoder whose attention
+layers are Infini-attention (local causal attention within segments of N
+tokens, a compressive memory per head read before and updated after each
+segment, a per-head sigmoid gate), with prefill and decode entry points.
+
+Entry points (all continue the runtime-owned stream):
+  prefill(ids [B, T]) -> logits [B, T, V]          T = context, whole segments
+  prefill_segment(ids [B, N]) -> logits [B, N, V]  one segment
+  decode(id [B, 1]) -> logits [B, 1, V]            one token
+
+States: `pos` (i64 [1], tokens seen), and per layer `layers.<i>.memory`
+[B, H, Dh, Dh] and `layers.<i>.norm` [B, H, Dh] (f32: M and z), plus the
+current segment's `layers.<i>.k/v` [B, H, N, Dh] for decode. The prefill
+entries consume whole segments, so they start and end at a segment
+boundary (pos a multiple of N), where the segment cache holds nothing that
+a later step can see. Decode updates the memory only when a segment fills.
+"""
+
+from .ir import Func, Value
+
+
+def _weights(f, c, i):
+    d, h = c["dim"], c["heads"]
+    pre = f"layers.{i}"
+    w = f.layer_weights(pre, d, c["ffn"])
+    w["beta"] = f.weight(f"{pre}.attn.beta", [h])
+    return w
+
+
+def _memory_states(f, c, i):
+    b, h = c["batch"], c["heads"]
+    dh = c["dim"] // h
+    return (f.state(f"layers.{i}.memory", [b, h, dh, dh]),
+            f.state(f"layers.{i}.norm", [b, h, dh]))
+
+
+def _layer(f, c, i, x, mem, cache=None):
+    """One pre-norm layer; `cache = (k, v, p64, pidx)` for a decode step.
+    Returns (x', (M', z'), (k', v') or None)."""
+    w = _weights(f, c, i)
+    h = f.rms_norm(x, w["norm1"])
+    q = f.split_heads(f.linear(h, w["wq"]), c["heads"])
+    k = f.split_heads(f.linear(h, w["wk"]), c["heads"])
+    v = f.split_heads(f.linear(h, w["wv"]), c["heads"])
+    m, z = mem
+    rope = f"rope_theta = {c['rope_theta']:.1f} : f32"
+    new_cache = None
+    if cache is None:
+        a = f.emit(f"lctx.memory.attention {c['rule']} {q}, {k}, {v}, {m}, "
+                   f"{z}, {w['beta']} {{segment_size = {c['segment']} : i64, "
+                   f"{rope}}} : {q.type}, {k.type}, {v.type}, {m.type}, "
+                   f"{z.type}, {w['beta'].type}", q.shape)
+        # The op has three results: rename the first and bind the others.
+        name = a.name
+        f.lines[-1] = f.lines[-1].replace(f"{name} =", f"{name}:3 =", 1)
+        a_out = Value(f"{name}#0", q.shape)
+        m = Value(f"{name}#1", m.shape)
+        z = Value(f"{name}#2", z.shape)
+        a = a_out
+    else:
+        kc, vc, p64, pidx = cache
+        n = kc.shape[2]
+        c0 = f.const_index(0)
+        sizes = ", ".join(str(s) for s in k.shape)
+        kc = f.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, {pidx}, "
+                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {k.type} into {kc.type}",
+                    kc.shape)
+        vc = f.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, {pidx}, "
+                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {v.type} into {vc.type}",
+                    vc.shape)
+        new_cache = (kc, vc)
+        qp, kp = f.step_positions(c["batch"], n, p64)
+        adot = f.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, {kp}) "
+                      f"{{{rope}}} : {q.type}, {kc.type}, {vc.type}, "
+                      f"{qp.type}, {kp.type}", q.shape)
+        amem = f.emit(f"lctx.memory.retrieve {q}, {m}, {z} : {q.type}, "
+                      f"{m.type}, {z.type}", q.shape)
+        a = f.emit(f"lctx.memory.gate {amem}, {adot}, {w['beta']} : "
+                   f"{amem.type}, {adot.type}, {w['beta'].type}", q.shape)
+        # The segment is full after this token: fold it into the memory.
+        last = f.emit(f"arith.cmpi eq, {p64}, {f.const_i64(n - 1)} : i64", [],
+                      "i1", hint="b")
+        res = f.fresh("mz")
+        upd = f.fresh("u")
+        f.lines += [
+            f"{res}:2 = scf.if {last} -> ({m.type}, {z.type}) {{",
+            f"  {upd}:2 = lctx.memory.update {c['rule']} {kc}, {vc}, {m}, {z}"
+            f" : {kc.type}, {vc.type}, {m.type}, {z.type}",
+            f"  scf.yield {upd}#0, {upd}#1 : {m.type}, {z.type}",
+            "} else {",
+            f"  scf.yield {m}, {z} : {m.type}, {z.type}",
+            "}",
+        ]
+        m = Value(f"{res}#0", m.shape)
+        z = Value(f"{res}#1", z.shape)
+    o = f.linear(f.merge_heads(a), w["wo"])
+    x1 = f.add(x, o)
+    ff = f.ffn(c["activation"], f.rms_norm(x1, w["norm2"]), w["w_in"],
+               w["w_out"])
+    return f.add(x1, ff), (m, z), new_cache
+
+
+def _prefill(c, name, length):
+    b, v, d = c["batch"], c["vocab"], c["dim"]
+    f = Func(name)
+    ids = f.input("ids", [b, length], "i32")
+    emb = f.weight("embed", [v, d])
+    pos = f.state("pos", [1], "i64")
+    x = f.embedding(emb, ids)
+    mems = []
+    for i in range(c["layers"]):
+        m, z = _memory_states(f, c, i)
+        x, (m, z), _ = _layer(f, c, i, x, (m, z))
+        mems.append((m, z))
+    x = f.rms_norm(x, f.weight("norm", [d]))
+    f.output("logits", f.linear(x, emb, transpose=True))
+    p64, _ = f.scalar_index(pos)
+    f.state_out("pos", f.increment(pos, p64, length))
+    for i, (m, z) in enumerate(mems):
+        f.state_out(f"layers.{i}.memory", m)
+        f.state_out(f"layers.{i}.norm", z)
+    return f
+
+
+def decode(c):
+    b, v, d, n, h = c["batch"], c["vocab"], c["dim"], c["segment"], c["heads"]
+    f = Func("decode")
+    ids = f.input("id", [b, 1], "i32")
+    emb = f.weight("embed", [v, d])
+    pos = f.state("pos", [1], "i64")
+    pos64, _ = f.scalar_index(pos)
+    # Position inside the current segment.
+    p64 = f.emit(f"arith.remsi {pos64}, {f.const_i64(n)} : i64", [], "i64",
+                 hint="p")
+    pidx = f.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
+                  hint="p")
+    x = f.embedding(emb, ids)
+    outs = []
+    for i in range(c["layers"]):
+        m, z = _memory_states(f, c, i)
+        shape = [b, h, n, d // h]
+        kc = f.state(f"layers.{i}.k", shape)
+        vc = f.state(f"layers.{i}.v", shape)
+        x, (m, z), (kc, vc) = _layer(f, c, i, x, (m, z), (kc, vc, p64, pidx))
+        outs.append((m, z, kc, vc))
+    x = f.rms_norm(x, f.weight("norm", [d]))
+    f.output("logits", f.linear(x, emb, transpose=True))
+    f.state_out("pos", f.increment(pos, pos64))
+    for i, (m, z, kc, vc) in enumerate(outs):
+        f.state_out(f"layers.{i}.memory", m)
+        f.state_out(f"layers.{i}.norm", z)
+        f.state_out(f"layers.{i}.k", kc)
+        f.state_out(f"layers.{i}.v", vc)
+    return f
+
+
+def generate(c):
+    header = (
+        "// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception\n"
+        f"// Generated by lctx-gen from an Infini-Transformer config "
+        f"({c['name']}):\n"
+        f"// V = {c['vocab']}, T = {c['context']}, segment N = "
+        f"{c['segment']}, B = {c['batch']}, {c['layers']} layer(s) of width "
+        f"{c['dim']},\n// {c['heads']} heads, ffn {c['ffn']}, memory update "
+        f"rule '{c['rule']}'.\n// Entry points: prefill, prefill_segment, "
+        "decode; see docs/models.md.\n\n")
+    model = (f'arch = "infini", decode = "token", vocab = {c["vocab"]} : i64, '
+             f'context = {c["context"]} : i64, segment = {c["segment"]} : i64, '
+             f'batch = {c["batch"]} : i64')
+    fns = [_prefill(c, "prefill", c["context"]),
+           _prefill(c, "prefill_segment", c["segment"]), decode(c)]
+    body = "\n".join(fn.text() for fn in fns)
+    body = "".join(f"  {line}\n" if line else "\n"
+                   for line in body.splitlines())
+    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
+            + body + "}\n")
