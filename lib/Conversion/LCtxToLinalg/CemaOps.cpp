@@ -150,12 +150,15 @@ std::pair<Value, Value> rotateInPlace(OpBuilder &b, Location l, Value aRe,
 ///
 /// with the real kernel K[k] = Re(sum_n gamma~ p q^k) (gamma~ = gamma /
 /// sqrt(N)). The powers q^k, k <= C, are formed once by repeated complex
-/// multiplication (|q| < 1, and no power beyond C is ever formed, so the
-/// error does not grow with the sequence length) into the tables
+/// multiplication (|q| < 1, and no power beyond C is ever formed) into the
+/// tables
 ///
 ///   K[k] [D],  W[j] = gamma~ q^(j+1) [N, D],  V[i] = p q^(C-1-i) [N, D]
 ///
-/// (V stored with i inside n, the order in which the state update reads it)
+/// (V stored with i inside n, the order in which the state update reads
+/// it); the transition q^C, whose error compounds from chunk to chunk, is
+/// formed directly to fp32 accuracy (see qPower), so the error does not
+/// grow with the sequence length.
 ///
 /// Channels are split into blocks of Dc; every table is laid out
 /// [block, ..., Dc] so that a block's tables are contiguous, and every piece
