@@ -6,6 +6,8 @@
 
 #include "Patterns.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 #include <cmath>
 
 using namespace mlir;
@@ -275,4 +277,51 @@ Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
         Value f = nb.create<arith::TruncFOp>(nl, nb.getF32Type(), y);
         return elt.isF32() ? f : nb.create<arith::TruncFOp>(nl, elt, f);
       });
+}
+
+Value lowering::buildRowGather(
+    OpBuilder &b, Location loc, Value table, Value dest, Value addend,
+    int64_t numRows,
+    function_ref<RowGatherRow(OpBuilder &, Location, Value)> rowFn) {
+  auto destType = cast<RankedTensorType>(dest.getType());
+  int64_t d = destType.getShape()[1];
+  int64_t v = cast<RankedTensorType>(table.getType()).getShape()[0];
+  Type elt = destType.getElementType();
+  auto row = [&](OpBuilder &nb, Location l, Value src, Value r) -> Value {
+    auto type = RankedTensorType::get(
+        {d}, cast<RankedTensorType>(src.getType()).getElementType());
+    return nb.create<tensor::ExtractSliceOp>(
+        l, type, src, ArrayRef<OpFoldResult>{r, nb.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(d)},
+        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+  };
+  auto loop = b.create<scf::ForOp>(
+      loc, indexConst(b, loc, 0), indexConst(b, loc, numRows),
+      indexConst(b, loc, 1), ValueRange{dest},
+      [&](OpBuilder &nb, Location l, Value r, ValueRange iter) {
+        RowGatherRow spec = rowFn(nb, l, r);
+        auto [src, valid] = clampIndex(nb, l, spec.id, v);
+        SmallVector<Value> inputs = {row(nb, l, table, src)};
+        if (addend)
+          inputs.push_back(row(nb, l, addend, spec.addRow));
+        AffineMap id1 = nb.getMultiDimIdentityMap(1);
+        SmallVector<AffineMap> maps(inputs.size(), id1);
+        Value filled = buildGeneric(
+            nb, l, row(nb, l, iter[0], spec.destRow), inputs, maps, id1,
+            {utils::IteratorType::parallel},
+            [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
+              Value x = gb.create<arith::SelectOp>(
+                  gl, valid, a[0], floatConst(gb, gl, elt, 0.0));
+              if (addend)
+                x = gb.create<arith::AddFOp>(gl, x, a[1]);
+              return x;
+            });
+        Value ins = nb.create<tensor::InsertSliceOp>(
+            l, filled, iter[0],
+            ArrayRef<OpFoldResult>{spec.destRow, nb.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(d)},
+            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+        nb.create<scf::YieldOp>(l, ins);
+      });
+  return loop.getResult(0);
 }

@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 using namespace mlir;
 using namespace mlir::lctx;
@@ -57,10 +58,10 @@ Value reduceLastDim(OpBuilder &b, Location loc, Value x, Type ct,
 // Norms
 //===----------------------------------------------------------------------===//
 
-/// y = (x - mean) * rstd * w + b, with optional mean / w / b; `stats` are
-/// [...] tensors (mean may be null) and rstd is computed from `var` + eps.
-Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
-                double eps, Value weight, Value bias, Type ct) {
+/// y = (x - mean) * rstd * w + b, with optional mean / w / b; `mean` and
+/// `rstd` are [...] row statistics (mean may be null).
+Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value rstd,
+                Value weight, Value bias, Type ct) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
   MLIRContext *ctx = b.getContext();
@@ -70,7 +71,7 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
   AffineMap id = b.getMultiDimIdentityMap(rank);
   AffineMap leadMap = selectDims(ctx, rank, lead);
   AffineMap lastMap = selectDims(ctx, rank, {rank - 1});
-  SmallVector<Value> inputs = {x, var};
+  SmallVector<Value> inputs = {x, rstd};
   SmallVector<AffineMap> maps = {id, leadMap};
   int meanIdx = -1, wIdx = -1, bIdx = -1;
   if (mean) {
@@ -97,12 +98,7 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
         Value v = toCompute(nb, nl, a[0], ct);
         if (meanIdx >= 0)
           v = nb.create<arith::SubFOp>(nl, v, a[meanIdx]);
-        Value rstd = nb.create<arith::DivFOp>(
-            nl, floatConst(nb, nl, ct, 1.0),
-            nb.create<math::SqrtOp>(
-                nl, nb.create<arith::AddFOp>(nl, a[1],
-                                             floatConst(nb, nl, ct, eps))));
-        v = nb.create<arith::MulFOp>(nl, v, rstd);
+        v = nb.create<arith::MulFOp>(nl, v, a[1]);
         if (wIdx >= 0)
           v = nb.create<arith::MulFOp>(nl, v, toCompute(nb, nl, a[wIdx], ct));
         if (bIdx >= 0)
@@ -111,8 +107,10 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value mean, Value var,
       });
 }
 
-/// Divides every element of a stats tensor by `n`.
-Value scaleStats(OpBuilder &b, Location loc, Value stats, double factor) {
+/// Multiplies every element of a stats tensor by `factor`; with `eps`, the
+/// reciprocal square root of that plus eps (once per row, not per element).
+Value scaleStats(OpBuilder &b, Location loc, Value stats, double factor,
+                 std::optional<double> eps = std::nullopt) {
   auto type = cast<RankedTensorType>(stats.getType());
   unsigned rank = type.getRank();
   AffineMap id = b.getMultiDimIdentityMap(rank);
@@ -120,11 +118,18 @@ Value scaleStats(OpBuilder &b, Location loc, Value stats, double factor) {
   Value init = emptyTensor(b, loc, type.getShape(), type.getElementType());
   return buildGeneric(b, loc, init, {stats}, {id}, id, iters,
                       [&](OpBuilder &nb, Location nl, ValueRange a) {
+                        Type ct = type.getElementType();
+                        Value v = nb.create<arith::MulFOp>(
+                            nl, a[0], floatConst(nb, nl, ct, factor));
+                        if (!eps)
+                          return v;
                         return nb
-                            .create<arith::MulFOp>(
-                                nl, a[0],
-                                floatConst(nb, nl, type.getElementType(),
-                                           factor))
+                            .create<arith::DivFOp>(
+                                nl, floatConst(nb, nl, ct, 1.0),
+                                nb.create<math::SqrtOp>(
+                                    nl, nb.create<arith::AddFOp>(
+                                            nl, v,
+                                            floatConst(nb, nl, ct, *eps))))
                             .getResult();
                       });
 }
@@ -140,11 +145,10 @@ struct RmsNormLowering : StaticPattern<RmsNormOp> {
                                   return b.create<arith::MulFOp>(l, v, v)
                                       .getResult();
                                 });
-    Value meansq = scaleStats(rewriter, loc, sumsq,
-                              1.0 / type.getShape().back());
+    Value rstd = scaleStats(rewriter, loc, sumsq, 1.0 / type.getShape().back(),
+                            op.getEpsilon().convertToDouble());
     rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), Value(),
-                                     meansq, op.getEpsilon().convertToDouble(),
-                                     op.getWeight(), Value(), ct));
+                                     rstd, op.getWeight(), Value(), ct));
     return success();
   }
 };
@@ -178,9 +182,9 @@ struct LayerNormLowering : StaticPattern<LayerNormOp> {
               .create<arith::AddFOp>(l, a[2], b.create<arith::MulFOp>(l, d, d))
               .getResult();
         });
-    Value var = scaleStats(rewriter, loc, sq, invD);
-    rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), mean, var,
-                                     op.getEpsilon().convertToDouble(),
+    Value rstd =
+        scaleStats(rewriter, loc, sq, invD, op.getEpsilon().convertToDouble());
+    rewriter.replaceOp(op, normalize(rewriter, loc, op.getInput(), mean, rstd,
                                      op.getWeight(), op.getBias(), ct));
     return success();
   }
@@ -190,22 +194,39 @@ struct LayerNormLowering : StaticPattern<LayerNormOp> {
 // Embedding / linear / FFN
 //===----------------------------------------------------------------------===//
 
+/// A loop over the ids copying one table row per id (buildRowGather).
 struct EmbeddingLowering : StaticPattern<EmbeddingOp> {
   using StaticPattern::StaticPattern;
   LogicalResult lower(EmbeddingOp op,
                       PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto outType = op.getType();
-    unsigned rank = outType.getRank();
     Value table = op.getTable(), ids = op.getIds();
+    auto idsType = cast<RankedTensorType>(ids.getType());
+    int64_t n = idsType.getNumElements(), d = outType.getShape().back();
     Type elt = outType.getElementType();
-    Value result = buildIndexGeneric(
-        rewriter, loc, outType.getShape(), elt,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value id = b.create<tensor::ExtractOp>(l, ids, idx.drop_back());
-          return lookupRowOrZero(b, l, table, id, idx[rank - 1]);
+    // ids as a vector [N].
+    Value flat = ids;
+    if (idsType.getRank() == 0)
+      flat = rewriter.create<tensor::ExpandShapeOp>(
+          loc, RankedTensorType::get({1}, idsType.getElementType()), ids,
+          SmallVector<ReassociationIndices>{});
+    else if (idsType.getRank() > 1) {
+      ReassociationIndices all;
+      for (int64_t i = 0; i < idsType.getRank(); ++i)
+        all.push_back(i);
+      flat = rewriter.create<tensor::CollapseShapeOp>(
+          loc, RankedTensorType::get({n}, idsType.getElementType()), ids,
+          SmallVector<ReassociationIndices>{all});
+    }
+    Value rows = buildRowGather(
+        rewriter, loc, table, emptyTensor(rewriter, loc, {n, d}, elt),
+        Value(), n, [&](OpBuilder &b, Location l, Value r) {
+          return RowGatherRow{b.create<tensor::ExtractOp>(l, flat, r), r,
+                              Value()};
         });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, rows,
+                                            outType.getShape()));
     return success();
   }
 };
@@ -328,13 +349,98 @@ struct FfnLowering : StaticPattern<FfnOp> {
 // RoPE
 //===----------------------------------------------------------------------===//
 
+/// lctx.rope with the rotation of each (position, frequency) computed once:
+/// cos/sin tables of shape positions x Dh/2 (f64, the same expressions as
+/// buildRope, so the result is bit-identical to it), then a rotation pass
+/// over x that reads them. The tables cost T * Dh/2 transcendental pairs
+/// instead of B * H * T * Dh.
 struct RopeLowering : StaticPattern<RopeOp> {
   using StaticPattern::StaticPattern;
   LogicalResult lower(RopeOp op, PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, buildRope(rewriter, op.getLoc(), op.getInput(),
-                                     op.getPositions(),
-                                     op.getTheta().convertToDouble(),
-                                     std::nullopt));
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value x = op.getInput(), pos = op.getPositions();
+    auto type = op.getInput().getType();
+    Type elt = type.getElementType();
+    int64_t dh = type.getShape()[3];
+    double theta = op.getTheta().convertToDouble();
+    auto posType = cast<RankedTensorType>(pos.getType());
+    bool batchedPos = posType.getRank() == 2;
+    Type f64 = rewriter.getF64Type();
+
+    // inv_freq[i] = theta^(-2 i / Dh) = exp(i * (-2 ln(theta) / Dh)).
+    Value invFreq = buildIndexGeneric(
+        rewriter, loc, {dh / 2}, f64,
+        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
+          Value halfF = b.create<arith::SIToFPOp>(
+              l, f64, b.create<arith::IndexCastOp>(l, b.getI64Type(), idx[0]));
+          Value expo = b.create<arith::MulFOp>(
+              l, halfF, floatConst(b, l, f64, -2.0 * std::log(theta) / dh));
+          return b.create<math::ExpOp>(l, expo);
+        });
+    // cos / sin of p * inv_freq over positions x Dh/2.
+    SmallVector<int64_t> tableShape(posType.getShape());
+    tableShape.push_back(dh / 2);
+    unsigned tRank = tableShape.size();
+    SmallVector<unsigned> posDims;
+    for (unsigned i = 0; i + 1 < tRank; ++i)
+      posDims.push_back(i);
+    AffineMap tableId = rewriter.getMultiDimIdentityMap(tRank);
+    SmallVector<utils::IteratorType> tableIters(tRank, kParallel);
+    auto table = [&](bool isCos) {
+      return buildGeneric(
+          rewriter, loc, emptyTensor(rewriter, loc, tableShape, f64),
+          {pos, invFreq},
+          {selectDims(ctx, tRank, posDims), selectDims(ctx, tRank, {tRank - 1})},
+          tableId, tableIters, [&](OpBuilder &b, Location l, ValueRange a) {
+            Value p = a[0];
+            if (!p.getType().isInteger(64))
+              p = b.create<arith::ExtSIOp>(l, b.getI64Type(), p);
+            Value angle = b.create<arith::MulFOp>(
+                l, b.create<arith::SIToFPOp>(l, f64, p), a[1]);
+            return isCos ? b.create<math::CosOp>(l, angle).getResult()
+                         : b.create<math::SinOp>(l, angle).getResult();
+          });
+    };
+    Value cosT = table(true), sinT = table(false);
+
+    Value y = buildIndexGeneric(
+        rewriter, loc, type.getShape(), elt,
+        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
+          Value bIdx = idx[0], h = idx[1], t = idx[2], j = idx[3];
+          Value one = indexConst(b, l, 1), two = indexConst(b, l, 2);
+          Value half = b.create<arith::DivUIOp>(l, j, two);
+          Value isOdd = b.create<arith::CmpIOp>(
+              l, arith::CmpIPredicate::ne,
+              b.create<arith::RemUIOp>(l, j, two), indexConst(b, l, 0));
+          SmallVector<Value> at = batchedPos ? SmallVector<Value>{bIdx, t, half}
+                                             : SmallVector<Value>{t, half};
+          Value c = b.create<tensor::ExtractOp>(l, cosT, at);
+          Value s = b.create<tensor::ExtractOp>(l, sinT, at);
+          Value self = b.create<tensor::ExtractOp>(l, x, idx);
+          Value partnerJ = b.create<arith::SelectOp>(
+              l, isOdd, b.create<arith::SubIOp>(l, j, one),
+              b.create<arith::AddIOp>(l, j, one));
+          Value partner = b.create<tensor::ExtractOp>(
+              l, x, ValueRange{bIdx, h, t, partnerJ});
+          Value xs = self, xp = partner;
+          if (!elt.isF64()) {
+            xs = b.create<arith::ExtFOp>(l, f64, self);
+            xp = b.create<arith::ExtFOp>(l, f64, partner);
+          }
+          // even: x c - x' s;  odd: x' s + x c.
+          Value xc = b.create<arith::MulFOp>(l, xs, c);
+          Value ps = b.create<arith::MulFOp>(l, xp, s);
+          Value r = b.create<arith::SelectOp>(
+              l, isOdd, b.create<arith::AddFOp>(l, ps, xc),
+              b.create<arith::SubFOp>(l, xc, ps));
+          if (elt.isF64())
+            return r;
+          // Through f32, as buildRope does.
+          Value f = b.create<arith::TruncFOp>(l, b.getF32Type(), r);
+          return elt.isF32() ? f : b.create<arith::TruncFOp>(l, elt, f);
+        });
+    rewriter.replaceOp(op, y);
     return success();
   }
 };

@@ -16,13 +16,28 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-/// table[ids[b, t], d], or a zero row when the id is outside [0, V).
-Value lookupRow(OpBuilder &b, Location l, Value table, Value ids, Value bIdx,
-                Value t, Value d) {
-  Value id = b.create<tensor::ExtractOp>(l, ids, ValueRange{bIdx, t});
-  return lookupRowOrZero(b, l, table, id, d);
+/// ids[b, t].
+Value idAt(OpBuilder &b, Location l, Value ids, Value bIdx, Value t) {
+  return b.create<tensor::ExtractOp>(l, ids, ValueRange{bIdx, t});
 }
 
+/// [R, D] rows as [B, K, P*D] (R = B*K*P).
+Value rowsToPatches(OpBuilder &b, Location l, Value rows, int64_t bsz,
+                    int64_t patches, int64_t p) {
+  auto type = cast<RankedTensorType>(rows.getType());
+  int64_t d = type.getShape()[1];
+  Type elt = type.getElementType();
+  Value x = b.create<tensor::ExpandShapeOp>(
+      l, RankedTensorType::get({bsz, patches, p, d}, elt), rows,
+      SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
+  return b.create<tensor::CollapseShapeOp>(
+      l, RankedTensorType::get({bsz, patches, p * d}, elt), x,
+      SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+}
+
+/// The output [B, K, P*D_G] is the rows [B*T, D_G]: row (b, t) is pad[t]
+/// for t < P, else table[ids[b, t - P]] (+ pos[t - P]). Two row-copy loops
+/// (buildRowGather), one for the embedded bytes and one for the pad.
 struct PatchEmbedLowering : OpRewritePattern<PatchEmbedOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(PatchEmbedOp op,
@@ -33,39 +48,60 @@ struct PatchEmbedLowering : OpRewritePattern<PatchEmbedOp> {
     auto outType = op.getType();
     int64_t p = op.getPatchSizeAttr().getInt();
     int64_t dg = op.getTable().getType().getShape()[1];
+    int64_t bsz = outType.getShape()[0], patches = outType.getShape()[1];
+    int64_t t = patches * p;
     Value table = op.getTable(), pad = op.getPad(), ids = op.getIds(),
           pos = op.getPos();
     Type elt = outType.getElementType();
-    // out[b, k, c] with slot s = c / D_G and feature d = c % D_G.
-    Value result = buildIndexGeneric(
-        rewriter, loc, outType.getShape(), elt,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value dgC = indexConst(b, l, dg);
-          Value slot = b.create<arith::DivUIOp>(l, idx[2], dgC);
-          Value d = b.create<arith::RemUIOp>(l, idx[2], dgC);
-          Value isPad = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
-                                                idx[1], indexConst(b, l, 0));
-          // Byte t = (k - 1) * P + slot; clamp k to 1 for the pad patch so
-          // the (unused) lookup stays in bounds.
-          Value one = indexConst(b, l, 1);
-          Value k = b.create<arith::SelectOp>(l, isPad, one, idx[1]);
-          Value t = b.create<arith::AddIOp>(
-              l,
-              b.create<arith::MulIOp>(l, b.create<arith::SubIOp>(l, k, one),
-                                      indexConst(b, l, p)),
-              slot);
-          Value e = lookupRow(b, l, table, ids, idx[0], t, d);
-          if (pos)
-            e = b.create<arith::AddFOp>(
-                l, e, b.create<tensor::ExtractOp>(l, pos, ValueRange{t, d}));
-          Value padV = b.create<tensor::ExtractOp>(l, pad, ValueRange{slot, d});
-          return b.create<arith::SelectOp>(l, isPad, padV, e);
+    Value rows = emptyTensor(rewriter, loc, {bsz * t, dg}, elt);
+    // Embedded bytes: B * (T - P) rows.
+    int64_t shifted = t - p;
+    if (shifted > 0)
+      rows = buildRowGather(
+          rewriter, loc, table, rows, pos, bsz * shifted,
+          [&](OpBuilder &b, Location l, Value r) {
+            Value sC = indexConst(b, l, shifted);
+            Value bIdx = b.create<arith::DivUIOp>(l, r, sC);
+            Value src = b.create<arith::RemUIOp>(l, r, sC); // byte t - P
+            Value dest = b.create<arith::AddIOp>(
+                l, b.create<arith::MulIOp>(l, bIdx, indexConst(b, l, t)),
+                b.create<arith::AddIOp>(l, src, indexConst(b, l, p)));
+            return RowGatherRow{idAt(b, l, ids, bIdx, src), dest, src};
+          });
+    // The pad patch: B * P rows, row s of pad.
+    rows = buildRowGather(
+        rewriter, loc, pad, rows, Value(), bsz * p,
+        [&](OpBuilder &b, Location l, Value r) {
+          Value pC = indexConst(b, l, p);
+          Value bIdx = b.create<arith::DivUIOp>(l, r, pC);
+          Value slot = b.create<arith::RemUIOp>(l, r, pC);
+          Value dest = b.create<arith::AddIOp>(
+              l, b.create<arith::MulIOp>(l, bIdx, indexConst(b, l, t)), slot);
+          Value id =
+              b.create<arith::IndexCastOp>(l, b.getI64Type(), slot);
+          return RowGatherRow{id, dest, Value()};
         });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, rowsToPatches(rewriter, loc, rows, bsz, patches, p));
     return success();
   }
 };
 
+/// `x` reshaped to `shape` by tensor.reshape rather than expand/collapse,
+/// which elementwise fusion would fold into an adjacent matmul by expanding
+/// its loops (the register tiles would then span only P rows).
+Value reshape(OpBuilder &b, Location l, Value x, ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto shapeType = RankedTensorType::get({static_cast<int64_t>(shape.size())},
+                                         b.getI64Type());
+  Value shapeV = b.create<arith::ConstantOp>(
+      l, DenseIntElementsAttr::get(shapeType, shape));
+  return b.create<tensor::ReshapeOp>(
+      l, RankedTensorType::get(shape, type.getElementType()), x, shapeV);
+}
+
+/// The local embedding of the previous byte (local_pad at slot 0) is
+/// gathered row by row (buildRowGather) into the accumulator of the shared
+/// projection, which then adds global_out w_gl onto it.
 struct PatchToLocalLowering : OpRewritePattern<PatchToLocalOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(PatchToLocalOp op,
@@ -79,50 +115,50 @@ struct PatchToLocalLowering : OpRewritePattern<PatchToLocalOp> {
     int64_t dg = op.getWGl().getType().getShape()[0];
     int64_t dl = op.getWGl().getType().getShape()[1];
     Type elt = gType.getElementType();
-    // [B, K, P*D_G] -> [B*K*P, D_G], one shared projection, -> [B*K, P, D_L].
-    auto slotsType = RankedTensorType::get({bsz * patches * p, dg}, elt);
-    Value slots = rewriter.create<tensor::ExpandShapeOp>(
-        loc, RankedTensorType::get({bsz, patches, p, dg}, elt),
-        op.getGlobalOut(), SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-    slots = rewriter.create<tensor::CollapseShapeOp>(
-        loc, slotsType, slots,
-        SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-    Value proj = buildMatmul(rewriter, loc, slots, op.getWGl());
-    proj = rewriter.create<tensor::ExpandShapeOp>(
-        loc, RankedTensorType::get({bsz * patches, p, dl}, elt), proj,
-        SmallVector<ReassociationIndices>{{0, 1}, {2}});
-    // + local embedding of the previous byte (local_pad at slot 0).
-    Value ids = op.getIds(), table = op.getLocalTable(),
-          lpad = op.getLocalPad();
-    AffineMap id = rewriter.getMultiDimIdentityMap(3);
-    Value init = emptyTensor(rewriter, loc, {bsz * patches, p, dl}, elt);
-    Value result = buildGeneric(
-        rewriter, loc, init, {proj}, {id}, id,
-        {utils::IteratorType::parallel, utils::IteratorType::parallel,
-         utils::IteratorType::parallel},
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value n = b.create<linalg::IndexOp>(l, 0);
-          Value slot = b.create<linalg::IndexOp>(l, 1);
-          Value d = b.create<linalg::IndexOp>(l, 2);
-          Value kC = indexConst(b, l, patches);
-          Value bIdx = b.create<arith::DivUIOp>(l, n, kC);
-          Value k = b.create<arith::RemUIOp>(l, n, kC);
+    int64_t rows = bsz * patches * p;
+    // [B, K, P*D_G] -> [B*K*P, D_G].
+    Value slots = reshape(rewriter, loc, op.getGlobalOut(), {rows, dg});
+    // The addend rows: [0; local_pad] ([2, D_L]), row 1 for slot 0.
+    Value lpad = rewriter.create<tensor::ExpandShapeOp>(
+        loc, RankedTensorType::get({1, dl}, elt), op.getLocalPad(),
+        SmallVector<ReassociationIndices>{{0, 1}});
+    Value addend = rewriter.create<tensor::InsertSliceOp>(
+        loc, lpad, filledTensor(rewriter, loc, {2, dl}, elt, 0.0),
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(dl)},
+        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(1)});
+    Value ids = op.getIds();
+    Type idType = cast<RankedTensorType>(ids.getType()).getElementType();
+    // Row r = (b, k, slot): table[ids[b, k*P + slot - 1]] for slot > 0; a
+    // zero row (id -1) plus local_pad for slot 0.
+    Value prev = buildRowGather(
+        rewriter, loc, op.getLocalTable(),
+        emptyTensor(rewriter, loc, {rows, dl}, elt), addend, rows,
+        [&](OpBuilder &b, Location l, Value r) {
+          Value lC = indexConst(b, l, patches * p);
+          Value bIdx = b.create<arith::DivUIOp>(l, r, lC);
+          Value t = b.create<arith::RemUIOp>(l, r, lC); // k*P + slot
+          Value slot = b.create<arith::RemUIOp>(l, t, indexConst(b, l, p));
           Value first = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
                                                 slot, indexConst(b, l, 0));
-          // Previous byte t = k*P + slot - 1, clamped at slot 0 (unused).
           Value one = indexConst(b, l, 1);
-          Value s = b.create<arith::SelectOp>(l, first, one, slot);
-          Value t = b.create<arith::SubIOp>(
-              l,
-              b.create<arith::AddIOp>(
-                  l, b.create<arith::MulIOp>(l, k, indexConst(b, l, p)), s),
-              one);
-          Value e = lookupRow(b, l, table, ids, bIdx, t, d);
-          Value padV = b.create<tensor::ExtractOp>(l, lpad, ValueRange{d});
-          Value add = b.create<arith::SelectOp>(l, first, padV, e);
-          return b.create<arith::AddFOp>(l, a[0], add);
+          // Previous byte, clamped at slot 0 (where it is unused).
+          Value tPrev = b.create<arith::SubIOp>(
+              l, b.create<arith::SelectOp>(l, first, one, t), one);
+          Value id = b.create<arith::SelectOp>(
+              l, first,
+              b.create<arith::ConstantOp>(l, b.getIntegerAttr(idType, -1)),
+              idAt(b, l, ids, bIdx, tPrev));
+          Value addRow = b.create<arith::SelectOp>(l, first, one,
+                                                   indexConst(b, l, 0));
+          return RowGatherRow{id, r, addRow};
         });
-    rewriter.replaceOp(op, result);
+    // prev + slots w_gl: the matmul accumulates onto the gathered rows.
+    Value proj = rewriter
+                     .create<linalg::MatmulOp>(loc, ValueRange{slots, op.getWGl()},
+                                               ValueRange{prev})
+                     .getResult(0);
+    rewriter.replaceOp(op, reshape(rewriter, loc, proj, {bsz * patches, p, dl}));
     return success();
   }
 };

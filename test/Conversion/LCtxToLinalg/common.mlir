@@ -3,16 +3,20 @@
 // Structure of the lowering of the shared ops: matmul-class work becomes
 // named linalg ops, reductions and elementwise math linalg.generic.
 
-// RMS norm: one reduction of x^2 over the last dim, then one elementwise
-// normalize-and-scale.
+// RMS norm: one reduction of x^2 over the last dim, 1 / sqrt(mean + eps)
+// once per row, then one elementwise normalize-and-scale (multiplies only).
 // CHECK-LABEL: func.func @rms_norm
 // CHECK-NOT: lctx.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
 // CHECK:   arith.mulf
 // CHECK:   arith.addf
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]
 // CHECK:   math.sqrt
 // CHECK:   arith.divf
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK-NOT: math.sqrt
+// CHECK-NOT: arith.divf
+// CHECK: linalg.yield
 func.func @rms_norm(%x: tensor<2x8xf32>, %w: tensor<8xf32>) -> tensor<2x8xf32> {
   %0 = lctx.rms_norm %x, %w : tensor<2x8xf32>, tensor<8xf32>
   return %0 : tensor<2x8xf32>
@@ -97,4 +101,46 @@ func.func @attention_gqa(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: t
 func.func @attention_padded(%q: tensor<1x1x70x8xf32>) -> tensor<1x1x70x8xf32> {
   %0 = lctx.attention %q, %q, %q : tensor<1x1x70x8xf32>, tensor<1x1x70x8xf32>, tensor<1x1x70x8xf32>
   return %0 : tensor<1x1x70x8xf32>
+}
+
+// -----
+
+// Embedding: a loop over the ids, each copying one table row (a
+// vectorizable generic on a [D] slice; zero row for an id out of range).
+// CHECK-LABEL: func.func @embedding_rows
+// CHECK: %[[IDS:.+]] = tensor.collapse_shape %arg1 {{\[\[}}0, 1]] : tensor<2x3xi64> into tensor<6xi64>
+// CHECK: scf.for %[[R:.+]] = %c0 to %c6 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<6x8xf32>)
+// CHECK:   tensor.extract %[[IDS]][%[[R]]] : tensor<6xi64>
+// CHECK:   arith.cmpi slt, %{{.+}}, %c32_i64
+// CHECK:   tensor.extract_slice %arg0[%{{.+}}, 0] [1, 8] [1, 1] : tensor<32x8xf32> to tensor<8xf32>
+// CHECK:   linalg.generic {{.*}}iterator_types = ["parallel"]
+// CHECK:     arith.select
+// CHECK:   tensor.insert_slice %{{.+}} into %{{.+}}[%[[R]], 0] [1, 8] [1, 1]
+// CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0, 1], [2]] output_shape [2, 3, 8]
+func.func @embedding_rows(%t: tensor<32x8xf32>, %ids: tensor<2x3xi64>) -> tensor<2x3x8xf32> {
+  %e = lctx.embedding %t, %ids : tensor<32x8xf32>, tensor<2x3xi64>
+  return %e : tensor<2x3x8xf32>
+}
+
+// -----
+
+// RoPE: inv_freq [Dh/2], then cos and sin tables [T, Dh/2] in f64 (one
+// transcendental pair per position and frequency), then the rotation reads
+// them; no transcendental per element of x.
+// CHECK-LABEL: func.func @rope_tables
+// CHECK: %[[INV:.+]] = linalg.generic {{.*}}outs(%{{.+}} : tensor<4xf64>)
+// CHECK:   math.exp
+// CHECK: %[[COS:.+]] = linalg.generic {{.*}}ins(%arg1, %[[INV]] : tensor<4xi32>, tensor<4xf64>) outs(%{{.+}} : tensor<4x4xf64>)
+// CHECK:   math.cos
+// CHECK: %[[SIN:.+]] = linalg.generic {{.*}}ins(%arg1, %[[INV]] : tensor<4xi32>, tensor<4xf64>) outs(%{{.+}} : tensor<4x4xf64>)
+// CHECK:   math.sin
+// CHECK: linalg.generic {{.*}}outs(%{{.+}} : tensor<1x2x4x8xf32>)
+// CHECK-NOT: math.
+// CHECK:   tensor.extract %[[COS]]
+// CHECK:   tensor.extract %[[SIN]]
+// CHECK-NOT: math.
+// CHECK: return
+func.func @rope_tables(%x: tensor<1x2x4x8xf32>, %pos: tensor<4xi32>) -> tensor<1x2x4x8xf32> {
+  %0 = lctx.rope %x, %pos : tensor<1x2x4x8xf32>, tensor<4xi32>
+  return %0 : tensor<1x2x4x8xf32>
 }
