@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 import lctxrt  # noqa: E402
 import infini as infini_ref  # noqa: E402
 import megabyte as megabyte_ref  # noqa: E402
+import switch as switch_ref  # noqa: E402
 
 TOL = 1e-4
 FAILURES = []
@@ -179,6 +180,31 @@ def test_infini(c, art, weights, wdict, name):
           "of tokens")
 
 
+def test_switch(c, art, weights, wdict, name):
+    b, t = c.get("batch", 1), c["context"]
+    rng = np.random.default_rng(29)
+    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
+    session = art.session(weights)
+    full = session.run("prefill", ids=ids)["logits"]
+    ref = switch_ref.forward(wdict, ids, c).numpy()
+    err = rel_error(full, ref)
+    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    if not c.get("dropless", False):
+        # Capacity dropping depends on the whole sequence, so there is no
+        # decode to compare; check the config really drops tokens.
+        kept = switch_ref.forward(wdict, ids, dict(c, dropless=True)).numpy()
+        check(rel_error(ref, kept) > 1e-3,
+              f"{name}: the capacity drops tokens (the dropless result "
+              f"differs by {rel_error(ref, kept):.2e})")
+        return
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(t)], 1)
+    err = rel_error(dec, full)
+    check(err <= TOL, f"{name}: decode (dropless) of all {t} positions vs "
+          f"dropless prefill: {err:.2e}")
+    check(int(session.state("pos")[0]) == t, f"{name}: decode advances pos")
+
+
 def lctx_run_info(path):
     return subprocess.run([ARGS.lctx_run, "--info", path], check=True,
                           capture_output=True, text=True).stdout
@@ -220,7 +246,9 @@ def main():
         os.path.join(ROOT, "models", "megabyte", "tiny.json"),
         os.path.join(HERE, "Inputs", "megabyte-wide.json"),
         os.path.join(HERE, "Inputs", "infini-tiny.json"),
-        os.path.join(HERE, "Inputs", "infini-delta.json")]
+        os.path.join(HERE, "Inputs", "infini-delta.json"),
+        os.path.join(HERE, "Inputs", "switch-tiny.json"),
+        os.path.join(HERE, "Inputs", "switch-capacity.json")]
     work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
     os.makedirs(work, exist_ok=True)
     for path in configs:
@@ -243,6 +271,8 @@ def main():
             test_megabyte(c, art, weights, read_safetensors(wpath), name)
         elif c["arch"] == "infini":
             test_infini(c, art, weights, read_safetensors(wpath), name)
+        elif c["arch"] == "switch":
+            test_switch(c, art, weights, read_safetensors(wpath), name)
         test_module_errors(art, weights)
     if FAILURES:
         sys.exit(f"model_test: {len(FAILURES)} failure(s)")

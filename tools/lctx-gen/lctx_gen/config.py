@@ -99,12 +99,45 @@ def load_infini(raw):
     return c
 
 
+def load_switch(raw):
+    _check_keys(raw, {"arch", "name", "vocab", "context", "batch", "dim",
+                      "layers", "heads", "ffn", "experts", "expert_ffn",
+                      "capacity_factor", "dropless", "activation",
+                      "rope_theta", "comment"}, "")
+    dropless = raw.get("dropless", False)
+    if not isinstance(dropless, bool):
+        raise ConfigError(f"'dropless' is {dropless!r}, expected true or "
+                          "false")
+    c = {
+        "arch": "switch",
+        "name": raw.get("name", "switch"),
+        "vocab": _int(raw, "vocab", "", default=256),
+        "context": _int(raw, "context", ""),
+        "batch": _int(raw, "batch", "", default=1),
+        "dim": _int(raw, "dim", ""),
+        "layers": _int(raw, "layers", ""),
+        "heads": _int(raw, "heads", ""),
+        "ffn": _int(raw, "ffn", ""),
+        "experts": _int(raw, "experts", ""),
+        "expert_ffn": _int(raw, "expert_ffn", ""),
+        "capacity_factor": _float(raw, "capacity_factor", "", 1.25),
+        "dropless": dropless,
+        "activation": _choice(raw, "activation", "", ["relu", "gelu"],
+                              "relu"),
+        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
+    }
+    _head_width(c["dim"], c["heads"], "")
+    return c
+
+
 def load(raw):
     if not isinstance(raw, dict):
         raise ConfigError("the config is not a JSON object")
     arch = raw.get("arch")
     if arch == "infini":
         return load_infini(raw)
+    if arch == "switch":
+        return load_switch(raw)
     if arch != "megabyte":
         return {"arch": arch}
     _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",

@@ -189,17 +189,19 @@ class Func:
         xt = self.transpose(x, [0, 2, 1, 3])
         return self.collapse(xt, [[0], [1], [2, 3]])
 
-    def layer_weights(self, prefix, width, ffn):
+    def layer_weights(self, prefix, width, ffn, dense_ffn=True):
         w = {}
         w["norm1"] = self.weight(f"{prefix}.norm1", [width])
         for name in ("wq", "wk", "wv", "wo"):
             w[name] = self.weight(f"{prefix}.attn.{name}", [width, width])
         w["norm2"] = self.weight(f"{prefix}.norm2", [width])
-        w["w_in"] = self.weight(f"{prefix}.ffn.w_in", [width, ffn])
-        w["w_out"] = self.weight(f"{prefix}.ffn.w_out", [ffn, width])
+        if dense_ffn:
+            w["w_in"] = self.weight(f"{prefix}.ffn.w_in", [width, ffn])
+            w["w_out"] = self.weight(f"{prefix}.ffn.w_out", [ffn, width])
         return w
 
-    def layer(self, x, prefix, heads, ffn, act, rope_theta, cache=None):
+    def layer(self, x, prefix, heads, ffn, act, rope_theta, cache=None,
+              ffn_fn=None):
         """A pre-norm transformer layer over x : [N, T, D].
 
         Without `cache`, causal self-attention over the T positions. With
@@ -209,7 +211,7 @@ class Func:
         key position of -1). Returns (x', (k', v')) with the new caches.
         """
         n, t, d = x.shape
-        w = self.layer_weights(prefix, d, ffn)
+        w = self.layer_weights(prefix, d, ffn, dense_ffn=ffn_fn is None)
         h = self.rms_norm(x, w["norm1"])
         q = self.split_heads(self.linear(h, w["wq"]), heads)
         k = self.split_heads(self.linear(h, w["wk"]), heads)
@@ -237,8 +239,9 @@ class Func:
                           f"{qp.type}, {kp.type}", q.shape)
         o = self.linear(self.merge_heads(a), w["wo"])
         x1 = self.add(x, o)
-        f = self.ffn(act, self.rms_norm(x1, w["norm2"]), w["w_in"],
-                     w["w_out"])
+        h2 = self.rms_norm(x1, w["norm2"])
+        f = (ffn_fn(h2) if ffn_fn else
+             self.ffn(act, h2, w["w_in"], w["w_out"]))
         return self.add(x1, f), new_cache
 
     def step_positions(self, n, c, p64):
