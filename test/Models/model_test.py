@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 import lctxrt  # noqa: E402
 import infini as infini_ref  # noqa: E402
 import megabyte as megabyte_ref  # noqa: E402
+import mod as mod_ref  # noqa: E402
 import switch as switch_ref  # noqa: E402
 
 TOL = 1e-4
@@ -205,6 +206,29 @@ def test_switch(c, art, weights, wdict, name):
     check(int(session.state("pos")[0]) == t, f"{name}: decode advances pos")
 
 
+def test_mod(c, art, weights, wdict, name):
+    b, t = c.get("batch", 1), c["context"]
+    rng = np.random.default_rng(31)
+    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
+    session = art.session(weights)
+    full = session.run("prefill", ids=ids)["logits"]
+    ref = mod_ref.forward(wdict, ids, c).numpy()
+    err = rel_error(full, ref)
+    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    if c.get("routing", "causal") != "causal":
+        return  # top-k routing is non-causal: no decode to compare
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(t)], 1)
+    err = rel_error(dec, full)
+    check(err <= TOL, f"{name}: decode (causal routing, KV cache of routed "
+          f"tokens only) of all {t} positions vs prefill: {err:.2e}")
+    # Routing really splits the tokens: some, not all, hold a cache slot.
+    kpos = session.state("layers.1.kpos")
+    check(0 < (kpos > 0).sum() < kpos.size,
+          f"{name}: the routed layer's cache holds {(kpos > 0).sum()} of "
+          f"{kpos.size} slots (routed tokens only)")
+
+
 def lctx_run_info(path):
     return subprocess.run([ARGS.lctx_run, "--info", path], check=True,
                           capture_output=True, text=True).stdout
@@ -248,7 +272,9 @@ def main():
         os.path.join(HERE, "Inputs", "infini-tiny.json"),
         os.path.join(HERE, "Inputs", "infini-delta.json"),
         os.path.join(HERE, "Inputs", "switch-tiny.json"),
-        os.path.join(HERE, "Inputs", "switch-capacity.json")]
+        os.path.join(HERE, "Inputs", "switch-capacity.json"),
+        os.path.join(HERE, "Inputs", "mod-causal.json"),
+        os.path.join(HERE, "Inputs", "mod-topk.json")]
     work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
     os.makedirs(work, exist_ok=True)
     for path in configs:
@@ -273,6 +299,8 @@ def main():
             test_infini(c, art, weights, read_safetensors(wpath), name)
         elif c["arch"] == "switch":
             test_switch(c, art, weights, read_safetensors(wpath), name)
+        elif c["arch"] == "mod":
+            test_mod(c, art, weights, read_safetensors(wpath), name)
         test_module_errors(art, weights)
     if FAILURES:
         sys.exit(f"model_test: {len(FAILURES)} failure(s)")

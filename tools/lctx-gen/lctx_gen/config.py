@@ -130,6 +130,37 @@ def load_switch(raw):
     return c
 
 
+def load_mod(raw):
+    _check_keys(raw, {"arch", "name", "vocab", "context", "batch", "dim",
+                      "layers", "heads", "ffn", "routing", "capacity",
+                      "activation", "rope_theta", "comment"}, "")
+    c = {
+        "arch": "mod",
+        "name": raw.get("name", "mod"),
+        "vocab": _int(raw, "vocab", "", default=256),
+        "context": _int(raw, "context", ""),
+        "batch": _int(raw, "batch", "", default=1),
+        "dim": _int(raw, "dim", ""),
+        "layers": _int(raw, "layers", ""),
+        "heads": _int(raw, "heads", ""),
+        "ffn": _int(raw, "ffn", ""),
+        "routing": _choice(raw, "routing", "", ["causal", "topk"], "causal"),
+        "capacity": _float(raw, "capacity", "", 0.125),
+        "activation": _choice(raw, "activation", "", ["relu", "gelu"],
+                              "relu"),
+        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
+    }
+    if c["capacity"] > 1:
+        raise ConfigError(f"'capacity' is {c['capacity']}, expected a "
+                          "fraction in (0, 1]")
+    product = c["context"] * c["capacity"]
+    if int(product + 1e-9 * max(1.0, product)) < 1:
+        raise ConfigError(f"'capacity' {c['capacity']} of 'context' "
+                          f"{c['context']} routes no token")
+    _head_width(c["dim"], c["heads"], "")
+    return c
+
+
 def load(raw):
     if not isinstance(raw, dict):
         raise ConfigError("the config is not a JSON object")
@@ -138,6 +169,8 @@ def load(raw):
         return load_infini(raw)
     if arch == "switch":
         return load_switch(raw)
+    if arch == "mod":
+        return load_mod(raw)
     if arch != "megabyte":
         return {"arch": arch}
     _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",
