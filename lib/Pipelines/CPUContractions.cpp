@@ -13,6 +13,12 @@
 //           acc[r] = fma(broadcast(A[i + r, k]), b, acc[r])
 //         C[i + r, j : j + Nr] = acc[r]
 //
+// When a region (or a forall iteration, below) has at least `pack-rows`
+// rows, each Kc x Nc block of B is first copied into a fresh tensor, panel
+// by panel (P[j / Nr, k, :] = B[k, j : j + Nr]), and the micro-kernel reads
+// that: contiguous whatever B's row stride (a large power-of-two N
+// otherwise maps a block's rows onto few cache sets).
+//
 // N is the loop dim of the result's last dimension and B the input indexed
 // by it; M is the result dim just before it that only A indexes, K a
 // reduction dim both inputs index. The accumulators are loop-carried
@@ -73,6 +79,9 @@ int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 /// elements.
 struct Tiles {
   int64_t mr = 6, nr = 64, mc = 120, nc = 128, kc = 256, vl = 16;
+  /// Rows of C (per region or forall iteration) from which each Kc x Nc
+  /// block of B is packed before use; 0 never.
+  int64_t packRows = 24;
 };
 
 /// Tiles for the host. AVX-512 (32 registers): 6 x 64, i.e. 24 accumulator
@@ -264,7 +273,7 @@ public:
       return emitOuter(builder, c, 0, [&](OpBuilder &nb, Value cur) {
         for (const Region &r : parts)
           cur = emitRegion(nb, cur, r, cst(nb, r.r0), cst(nb, r.r1),
-                           cst(nb, r.c0), cst(nb, r.c1));
+                           cst(nb, r.c0), cst(nb, r.c1), r.r1 - r.r0);
         return cur;
       });
     }
@@ -277,7 +286,7 @@ public:
       }
       c = emitOuter(builder, c, 0, [&](OpBuilder &nb, Value cur) {
         return emitRegion(nb, cur, r, cst(nb, r.r0), cst(nb, r.r1),
-                          cst(nb, r.c0), cst(nb, r.c1));
+                          cst(nb, r.c0), cst(nb, r.c1), r.r1 - r.r0);
       });
     }
     return c;
@@ -517,6 +526,7 @@ private:
           Value block = fb.create<tensor::ExtractSliceOp>(loc, shared, offsets,
                                                           sizes, strides);
           block = emitRegion(fb, block, r, ra, rb, ca, cb,
+                             std::min(s.rows, r.r1 - r.r0),
                              /*oneColBlock=*/true);
           cBase.assign(cBase.size(), Value());
           // With a body builder, the terminator is ours to create.
@@ -533,10 +543,14 @@ private:
   /// (a part of region `r`); `oneColBlock`: c1 - c0 is at most one Nc
   /// block.
   Value emitRegion(OpBuilder &builder, Value c, const Region &r, Value r0,
-                   Value r1, Value c0, Value c1, bool oneColBlock = false) {
+                   Value r1, Value c0, Value c1, int64_t rows,
+                   bool oneColBlock = false) {
     int64_t th = r.th, tw = r.tw;
     int64_t mc = mcFor(r), nc = ncFor(r);
     int64_t kc = t.kc, k = p.extents[p.kDim];
+    // B blocks are packed when enough row tiles reuse them.
+    bool pack = t.packRows > 0 && rows >= t.packRows;
+    int64_t panels = std::min(nc, r.c1 - r.c0) / tw, depth = std::min(kc, k);
     auto colBlocks = [&](OpBuilder &b0, ValueRange a0, Body body) {
       if (oneColBlock)
         return body(b0, c0, a0);
@@ -550,7 +564,12 @@ private:
               b1, cst(b1, 0), cst(b1, k), kc, a1,
               [&](OpBuilder &b2, Value kc0, ValueRange a2) {
                 Value kEnd = clampedEnd(b2, kc0, kc, cst(b2, k));
-                return loop(
+                if (pack) {
+                  packedB = packB(b2, jc, jEnd, kc0, kEnd, tw, panels, depth);
+                  packJ0 = jc;
+                  packK0 = kc0;
+                }
+                auto rowBlocks = loop(
                     b2, r0, r1, mc, a2,
                     [&](OpBuilder &b3, Value ic, ValueRange a3) {
                       Value iEnd = clampedEnd(b3, ic, mc, r1);
@@ -565,16 +584,16 @@ private:
                                 });
                           });
                     });
+                packedB = Value();
+                return rowBlocks;
               });
         })[0];
   }
-  /// C[i : i + th, j : j + tw] += A[i : i + th, k0 : k1] B[k0 : k1, j : j + tw]
-  Value microKernel(OpBuilder &builder, Value c, Value i, Value j, Value k0,
-                    Value k1, int64_t th, int64_t tw) {
-    static constexpr bool inBounds[] = {true};
-    // A row of the tile is a few vectors of power-of-two lengths up to the
-    // native one (24 = 16 + 8), which LLVM maps onto whole registers.
-    SmallVector<int64_t> offsets, widths;
+
+  /// The vectors of a row of a tile `tw` wide: power-of-two lengths up to
+  /// the native one (24 = 16 + 8), which LLVM maps onto whole registers.
+  void tileVectors(int64_t tw, SmallVectorImpl<int64_t> &offsets,
+                   SmallVectorImpl<int64_t> &widths) {
     for (int64_t off = 0; off < tw;) {
       int64_t w =
           std::min<int64_t>(t.vl, static_cast<int64_t>(llvm::bit_floor(
@@ -583,6 +602,52 @@ private:
       widths.push_back(w);
       off += w;
     }
+  }
+
+  /// B[k0 : k1, j0 : j1] packed panel by panel: P[(j - j0) / tw, k - k0, :]
+  /// holds B[k, j : j + tw], so the micro-kernel streams contiguous
+  /// memory whatever B's row stride.
+  Value packB(OpBuilder &builder, Value j0, Value j1, Value k0, Value k1,
+              int64_t tw, int64_t panels, int64_t depth) {
+    static constexpr bool inBounds[] = {true};
+    SmallVector<int64_t> offsets, widths;
+    tileVectors(tw, offsets, widths);
+    Type f32 = builder.getF32Type();
+    Value empty = builder.create<tensor::EmptyOp>(
+        loc, ArrayRef<int64_t>{panels, depth, tw}, f32);
+    return loop(
+        builder, k0, k1, 1, empty,
+        [&](OpBuilder &kb, Value kv, ValueRange a0) {
+          Value kLocal = sub(kb, kv, k0);
+          return loop(
+              kb, j0, j1, tw, a0,
+              [&](OpBuilder &jb, Value j, ValueRange a1) {
+                Value panel = jb.create<arith::DivUIOp>(loc, sub(jb, j, j0),
+                                                        cst(jb, tw));
+                Value packed = a1[0];
+                dims[p.kDim] = kv;
+                for (size_t v = 0; v < widths.size(); ++v) {
+                  dims[p.nDim] = add(jb, j, offsets[v]);
+                  Value vec = jb.create<vector::TransferReadOp>(
+                      loc, VectorType::get({widths[v]}, f32), b, indices(bMap),
+                      ArrayRef<bool>(inBounds));
+                  packed = jb.create<vector::TransferWriteOp>(
+                                 loc, vec, packed,
+                                 ValueRange{panel, kLocal,
+                                            cst(jb, offsets[v])},
+                                 ArrayRef<bool>(inBounds))
+                               .getResult();
+                }
+                return SmallVector<Value>{packed};
+              });
+        })[0];
+  }
+  /// C[i : i + th, j : j + tw] += A[i : i + th, k0 : k1] B[k0 : k1, j : j + tw]
+  Value microKernel(OpBuilder &builder, Value c, Value i, Value j, Value k0,
+                    Value k1, int64_t th, int64_t tw) {
+    static constexpr bool inBounds[] = {true};
+    SmallVector<int64_t> offsets, widths;
+    tileVectors(tw, offsets, widths);
     size_t nv = widths.size();
     Type f32 = builder.getF32Type();
     SmallVector<Value> rows, cols;
@@ -634,15 +699,26 @@ private:
           });
       accs = SmallVector<Value>(ifOp.getResults());
     }
+    Value panel;
+    if (packedB)
+      panel = builder.create<arith::DivUIOp>(loc, sub(builder, j, packJ0),
+                                             cst(builder, tw));
     SmallVector<Value> sums = loop(
         builder, k0, k1, 1, accs, [&](OpBuilder &kb, Value kv, ValueRange acc) {
           dims[p.kDim] = kv;
           SmallVector<Value> bVecs;
           for (size_t v = 0; v < nv; ++v) {
             dims[p.nDim] = cols[v];
-            bVecs.push_back(kb.create<vector::TransferReadOp>(
-                loc, VectorType::get({widths[v]}, f32), b, indices(bMap),
-                ArrayRef<bool>(inBounds)));
+            if (packedB)
+              bVecs.push_back(kb.create<vector::TransferReadOp>(
+                  loc, VectorType::get({widths[v]}, f32), packedB,
+                  ValueRange{panel, sub(kb, kv, packK0),
+                             cst(kb, offsets[v])},
+                  ArrayRef<bool>(inBounds)));
+            else
+              bVecs.push_back(kb.create<vector::TransferReadOp>(
+                  loc, VectorType::get({widths[v]}, f32), b, indices(bMap),
+                  ArrayRef<bool>(inBounds)));
           }
           SmallVector<Value> next;
           for (int64_t r = 0; r < th; ++r) {
@@ -684,6 +760,9 @@ private:
   /// Inside a forall iteration: where its block of C starts, per loop dim
   /// that indexes C (null outside).
   SmallVector<Value> cBase;
+  /// While emitting a K block whose B block is packed: the packed tensor
+  /// and the block's first column and K index.
+  Value packedB, packJ0, packK0;
 };
 
 void rewrite(RewriterBase &rewriter, const Plan &p, const Tiles &t,
@@ -751,6 +830,8 @@ struct CPUContractionCodegenPass
       t.nc = nc;
     if (kc > 0)
       t.kc = kc;
+    if (packRows >= 0)
+      t.packRows = packRows;
     Threading threads;
     threads.minFlops = parallelFlops;
     if (parallelChunks > 0)
@@ -781,6 +862,11 @@ struct CPUContractionCodegenPass
                      llvm::cl::init(0)};
   Option<int64_t> kc{*this, "kc", llvm::cl::desc("Cache block depth (0: 256)"),
                      llvm::cl::init(0)};
+  Option<int64_t> packRows{
+      *this, "pack-rows",
+      llvm::cl::desc("Pack each Kc x Nc block of B when at least this many "
+                     "rows of C use it (-1: 24; 0: never)"),
+      llvm::cl::init(-1)};
   Option<int64_t> parallelFlops{
       *this, "parallel-flops",
       llvm::cl::desc("Minimum FLOPs of a contraction for scf.foralls over "

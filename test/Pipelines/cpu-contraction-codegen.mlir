@@ -1,4 +1,5 @@
-// RUN: lctx-opt %s --lctx-cpu-contraction-codegen="mr=4 nr=16 mc=8 nc=32 kc=64" --canonicalize | FileCheck %s
+// RUN: lctx-opt %s --lctx-cpu-contraction-codegen="mr=4 nr=16 mc=8 nc=32 kc=64 pack-rows=0" --canonicalize | FileCheck %s
+// RUN: lctx-opt %s --lctx-cpu-contraction-codegen="mr=4 nr=16 mc=8 nc=32 kc=64" --canonicalize | FileCheck %s --check-prefix=PACK
 
 // A matmul becomes cache-block loops around 4 x 16 register tiles whose
 // accumulators are loop-carried vectors; the zero fill becomes their start
@@ -17,6 +18,25 @@
 // CHECK:             tensor.extract %{{.*}} : tensor<64x100xf32>
 // CHECK:             vector.fma
 // CHECK:           vector.transfer_write {{.*}} : vector<16xf32>, tensor<64x48xf32>
+// With 64 rows (>= the default pack-rows), each 64 x 32 block of B is first
+// copied panel by panel into a 2 x 64 x 16 tensor, P[j / 16, k, :] =
+// B[k, j : j + 16], which the K loop reads instead of B.
+// PACK-LABEL: func.func @matmul
+// PACK:         scf.for %[[JC:.*]] = %c0 to %c48 step %c32
+// PACK:           scf.for %[[KC:.*]] = %c0 to %c100 step %c64
+// PACK:             %[[EMPTY:.*]] = tensor.empty() : tensor<2x64x16xf32>
+// PACK:             %[[PACKED:.*]] = scf.for %[[K:.*]] = %[[KC]] to %{{.*}} step %c1 iter_args(%{{.*}} = %[[EMPTY]])
+// PACK:               %[[KL:.*]] = arith.subi %[[K]], %[[KC]]
+// PACK:               scf.for %[[J:.*]] = %[[JC]] to %{{.*}} step %c16
+// PACK:                 %[[JL:.*]] = arith.subi %[[J]], %[[JC]]
+// PACK:                 %[[P:.*]] = arith.divui %[[JL]], %c16
+// PACK:                 %[[V:.*]] = vector.transfer_read %arg1[%[[K]], %[[J]]]{{.*}} : tensor<100x48xf32>, vector<16xf32>
+// PACK:                 vector.transfer_write %[[V]], %{{.*}}[%[[P]], %[[KL]], %c0] {{.*}} : vector<16xf32>, tensor<2x64x16xf32>
+// PACK:             scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// PACK:               vector.transfer_read %[[PACKED]][%{{.*}}, %{{.*}}, %c0]{{.*}} : tensor<2x64x16xf32>, vector<16xf32>
+// PACK-NOT:           tensor<100x48xf32>
+// PACK:               vector.fma
+// PACK:         return
 func.func @matmul(%a: tensor<64x100xf32>, %b: tensor<100x48xf32>) -> tensor<64x48xf32> {
   %z = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<64x48xf32>
