@@ -205,40 +205,65 @@ struct CemaScanLowering : OpRewritePattern<CemaScanOp> {
     auto coef = [&](function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
       return buildIndexGeneric(rewriter, loc, {blocks, n, dc}, f32, f);
     };
-    auto modulus = [&](OpBuilder &b, Location l, ValueRange i) {
-      Value a = sigmoid(b, l, param(b, l, alpha, i));
-      Value dl = sigmoid(b, l, param(b, l, delta, i));
-      return b.create<arith::SubFOp>(l, floatConst(b, l, f32, 1.0),
-                                     b.create<arith::MulFOp>(l, a, dl))
-          .getResult();
+    // The raw [D, N] params regrouped (a gather, scalar), then the math on
+    // whole [blocks, N, Dc] tensors (vector loops).
+    AffineMap id3 = rewriter.getMultiDimIdentityMap(3),
+              blkC3 = selectDims(ctx, 3, {0, 2});
+    auto map3 = [&](ValueRange ins, ArrayRef<AffineMap> maps,
+                    function_ref<Value(OpBuilder &, Location, ValueRange)> f) {
+      return buildGeneric(rewriter, loc,
+                          emptyTensor(rewriter, loc, {blocks, n, dc}, f32), ins,
+                          maps, id3, {kParallel, kParallel, kParallel},
+                          [&](OpBuilder &b, Location l, ValueRange a) {
+                            return f(b, l, a);
+                          });
     };
-    auto angle = [&](OpBuilder &b, Location l, ValueRange i) {
-      Value th = sigmoid(
-          b, l, b.create<tensor::ExtractOp>(l, theta, channel(b, l, i[0], i[2])));
-      Value k = b.create<arith::UIToFPOp>(
-          l, f32,
-          b.create<arith::IndexCastOp>(
-              l, b.getI64Type(),
-              b.create<arith::AddIOp>(l, i[1], indexConst(b, l, 1))));
-      return b
-          .create<arith::MulFOp>(
-              l, b.create<arith::MulFOp>(l, th, k),
-              floatConst(b, l, f32, 2.0 * M_PI / static_cast<double>(n)))
-          .getResult();
+    auto sigmoidOf = [&](Value raw) {
+      return map3({raw}, {id3}, [&](OpBuilder &b, Location l, ValueRange a) {
+        return sigmoid(b, l, a[0]);
+      });
     };
-    Value p = coef([&](OpBuilder &b, Location l, ValueRange i) {
-      return sigmoid(b, l, param(b, l, alpha, i));
-    });
-    Value qRe = coef([&](OpBuilder &b, Location l, ValueRange i) {
-      return b.create<arith::MulFOp>(l, modulus(b, l, i),
-                                     b.create<math::CosOp>(l, angle(b, l, i)))
-          .getResult();
-    });
-    Value qIm = coef([&](OpBuilder &b, Location l, ValueRange i) {
-      return b.create<arith::MulFOp>(l, modulus(b, l, i),
-                                     b.create<math::SinOp>(l, angle(b, l, i)))
-          .getResult();
-    });
+    Value p = sigmoidOf(coef([&](OpBuilder &b, Location l, ValueRange i) {
+      return param(b, l, alpha, i);
+    }));
+    Value sigDelta = sigmoidOf(coef([&](OpBuilder &b, Location l, ValueRange i) {
+      return param(b, l, delta, i);
+    }));
+    // sigmoid(theta) per channel, in f32 and (for q^C below) in f64.
+    auto sigTheta = [&](Type t) {
+      return buildIndexGeneric(
+          rewriter, loc, {blocks, dc}, t,
+          [&](OpBuilder &b, Location l, ValueRange i) {
+            Value v = b.create<tensor::ExtractOp>(l, theta,
+                                                  channel(b, l, i[0], i[1]));
+            return sigmoid(b, l, castFloat(b, l, v, t));
+          });
+    };
+    Value sigTheta32 = sigTheta(f32);
+    // q = (1 - p sigmoid(delta)) exp(i sigmoid(theta) (n + 1) 2 pi / N).
+    auto qPart = [&](bool re) {
+      return map3({p, sigDelta, sigTheta32}, {id3, id3, blkC3},
+                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                    Value mod = b.create<arith::SubFOp>(
+                        l, floatConst(b, l, f32, 1.0),
+                        b.create<arith::MulFOp>(l, a[0], a[1]));
+                    Value k = b.create<arith::UIToFPOp>(
+                        l, f32,
+                        b.create<arith::IndexCastOp>(
+                            l, b.getI64Type(),
+                            b.create<arith::AddIOp>(
+                                l, b.create<linalg::IndexOp>(l, 1),
+                                indexConst(b, l, 1))));
+                    Value ang = b.create<arith::MulFOp>(
+                        l, b.create<arith::MulFOp>(l, a[2], k),
+                        floatConst(b, l, f32,
+                                   2.0 * M_PI / static_cast<double>(n)));
+                    Value trig = re ? b.create<math::CosOp>(l, ang).getResult()
+                                    : b.create<math::SinOp>(l, ang).getResult();
+                    return b.create<arith::MulFOp>(l, mod, trig);
+                  });
+    };
+    Value qRe = qPart(true), qIm = qPart(false);
     double invSqrtN = 1.0 / std::sqrt(static_cast<double>(n));
     Value gRe = coef([&](OpBuilder &b, Location l, ValueRange i) {
       return b.create<arith::MulFOp>(
@@ -268,7 +293,6 @@ struct CemaScanLowering : OpRewritePattern<CemaScanOp> {
     Value h0Re = state0(true), h0Im = state0(false);
 
     // Elementwise [blocks, N, Dc] products.
-    AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
     auto ew = [&](OpBuilder &b, Location l, ValueRange ins,
                   Value (*f)(OpBuilder &, Location, ValueRange)) {
       SmallVector<AffineMap> maps(ins.size(), id3);
@@ -338,27 +362,23 @@ struct CemaScanLowering : OpRewritePattern<CemaScanOp> {
     // hundreds of radians, so it and its cos/sin are taken in f64 and only
     // q^m is rounded to fp32.
     Type f64 = rewriter.getF64Type();
-    Value sigTheta = buildIndexGeneric(
-        rewriter, loc, {blocks, dc}, f64,
-        [&](OpBuilder &b, Location l, ValueRange i) {
-          Value t = b.create<tensor::ExtractOp>(l, theta,
-                                                channel(b, l, i[0], i[1]));
-          return sigmoid(b, l, b.create<arith::ExtFOp>(l, f64, t));
-        });
+    Value sigTheta64 = sigTheta(f64);
     auto qPower = [&](int64_t m) {
-      Value mod = coef([&](OpBuilder &b, Location l, ValueRange i) -> Value {
-        Value a = sigmoid(b, l, param(b, l, alpha, i));
-        Value dl = sigmoid(b, l, param(b, l, delta, i));
-        Value logMod = b.create<math::Log1pOp>(
-            l, b.create<arith::NegFOp>(l, b.create<arith::MulFOp>(l, a, dl)));
-        return b.create<math::ExpOp>(
-            l, b.create<arith::MulFOp>(
-                   l, logMod, floatConst(b, l, f32, static_cast<double>(m))));
-      });
+      Value mod = map3({p, sigDelta}, {id3, id3},
+                       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                         Value logMod = b.create<math::Log1pOp>(
+                             l, b.create<arith::NegFOp>(
+                                    l, b.create<arith::MulFOp>(l, a[0], a[1])));
+                         return b.create<math::ExpOp>(
+                             l, b.create<arith::MulFOp>(
+                                    l, logMod,
+                                    floatConst(b, l, f32,
+                                               static_cast<double>(m))));
+                       });
       auto part = [&](bool re) {
         return buildGeneric(
             rewriter, loc, emptyTensor(rewriter, loc, {blocks, n, dc}, f32),
-            {mod, sigTheta}, {id3, selectDims(ctx, 3, {0, 2})}, id3,
+            {mod, sigTheta64}, {id3, blkC3}, id3,
             {kParallel, kParallel, kParallel},
             [&](OpBuilder &b, Location l, ValueRange a) -> Value {
               // (n + 1) m is exact.
