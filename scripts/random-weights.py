@@ -4,7 +4,7 @@
 
 Reads the manifest of ARTIFACT (docs/artifact.md) and writes every weight it
 lists: rank-1 tensors (norm scales, pads) as 1 + N(0, 0.02), the rest as
-N(0, scale). Only the standard library is used.
+N(0, scale) (complex C64 tensors: real and imaginary parts each). Only the standard library is used.
 
   scripts/random-weights.py model.lctx weights.safetensors [--seed N] [--scale S]
 """
@@ -15,7 +15,8 @@ import random
 import struct
 import sys
 
-KINDS = {"F32": ("f", 4), "F64": ("d", 8), "I32": ("i", 4), "I64": ("q", 8)}
+KINDS = {"F32": ("f", 4), "F64": ("d", 8), "I32": ("i", 4), "I64": ("q", 8),
+         "C64": ("f", 8)}
 
 
 def read_manifest(path):
@@ -47,7 +48,10 @@ def main():
         n = 1
         for d in w["shape"]:
             n *= d
-        if len(w["shape"]) == 1:
+        if w["dtype"] == "C64":
+            # (real, imaginary) pairs.
+            values = [rng.gauss(0.0, args.scale) for _ in range(2 * n)]
+        elif len(w["shape"]) == 1:
             values = [1.0 + rng.gauss(0.0, 0.02) for _ in range(n)]
         else:
             values = [rng.gauss(0.0, args.scale) for _ in range(n)]

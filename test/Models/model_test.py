@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 import lctxrt  # noqa: E402
 import infini as infini_ref  # noqa: E402
 import megabyte as megabyte_ref  # noqa: E402
+import megalodon as megalodon_ref  # noqa: E402
 import mod as mod_ref  # noqa: E402
 import switch as switch_ref  # noqa: E402
 
@@ -62,10 +63,10 @@ def read_safetensors(path):
     for name, t in header.items():
         if name == "__metadata__":
             continue
-        assert t["dtype"] == "F32", name
+        dtype = {"F32": np.float32, "C64": np.complex64}[t["dtype"]]
         a, b = t["data_offsets"]
         out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
-                                  np.float32).reshape(t["shape"]).copy()
+                                  dtype).reshape(t["shape"]).copy()
     return out
 
 
@@ -229,6 +230,47 @@ def test_mod(c, art, weights, wdict, name):
           f"{kpos.size} slots (routed tokens only)")
 
 
+def test_megalodon(c, art, weights, wdict, name):
+    b, t, ch = c.get("batch", 1), c["context"], c["chunk"]
+    rng = np.random.default_rng(37)
+    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
+    session = art.session(weights)
+    full = session.run("prefill", ids=ids)["logits"]
+    ref = megalodon_ref.forward(wdict, ids, c).numpy()
+    err = rel_error(full, ref)
+    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    h_prefill = session.state("layers.0.cema.h")
+
+    session.reset_state()
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(t)], 1)
+    err = rel_error(dec, full)
+    check(err <= TOL, f"{name}: decode of all {t} positions vs prefill: "
+          f"{err:.2e}")
+    err = rel_error(session.state("layers.0.cema.h"), h_prefill)
+    check(err <= TOL, f"{name}: CEMA state after decode vs after prefill: "
+          f"{err:.2e}")
+    count = session.state("layers.0.tsn.count")
+    check(list(count) == [t] * b, f"{name}: TimestepNorm counted {count}")
+
+    session.reset_state()
+    first = session.run("prefill_chunk", ids=ids[:, :ch])["logits"]
+    rest = [session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+            for i in range(ch, t)]
+    got = np.concatenate([first, np.stack(rest, 1)], 1)
+    err = rel_error(got, full)
+    check(err <= TOL, f"{name}: prefill of a chunk, then decode, vs prefill: "
+          f"{err:.2e}")
+
+    session.reset_state()
+    odd = ch + ch // 2 + 1
+    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                    for i in range(odd)], 1)
+    err = rel_error(dec, full[:, :odd])
+    check(err <= TOL, f"{name}: decode of an awkward prefix ({odd} tokens) "
+          f"vs prefill: {err:.2e}")
+
+
 def lctx_run_info(path):
     return subprocess.run([ARGS.lctx_run, "--info", path], check=True,
                           capture_output=True, text=True).stdout
@@ -274,7 +316,8 @@ def main():
         os.path.join(HERE, "Inputs", "switch-tiny.json"),
         os.path.join(HERE, "Inputs", "switch-capacity.json"),
         os.path.join(HERE, "Inputs", "mod-causal.json"),
-        os.path.join(HERE, "Inputs", "mod-topk.json")]
+        os.path.join(HERE, "Inputs", "mod-topk.json"),
+        os.path.join(HERE, "Inputs", "megalodon-tiny.json")]
     work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
     os.makedirs(work, exist_ok=True)
     for path in configs:
@@ -301,6 +344,8 @@ def main():
             test_switch(c, art, weights, read_safetensors(wpath), name)
         elif c["arch"] == "mod":
             test_mod(c, art, weights, read_safetensors(wpath), name)
+        elif c["arch"] == "megalodon":
+            test_megalodon(c, art, weights, read_safetensors(wpath), name)
         test_module_errors(art, weights)
     if FAILURES:
         sys.exit(f"model_test: {len(FAILURES)} failure(s)")

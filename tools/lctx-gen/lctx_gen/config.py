@@ -161,6 +161,41 @@ def load_mod(raw):
     return c
 
 
+def load_megalodon(raw):
+    _check_keys(raw, {"arch", "name", "vocab", "context", "chunk", "batch",
+                      "dim", "layers", "heads", "z_dim", "v_dim", "cema_ndim",
+                      "groups", "ffn", "rope_theta", "comment"}, "")
+    c = {
+        "arch": "megalodon",
+        "name": raw.get("name", "megalodon"),
+        "vocab": _int(raw, "vocab", "", default=256),
+        "context": _int(raw, "context", ""),
+        "chunk": _int(raw, "chunk", ""),
+        "batch": _int(raw, "batch", "", default=1),
+        "dim": _int(raw, "dim", ""),
+        "layers": _int(raw, "layers", ""),
+        "heads": _int(raw, "heads", ""),
+        "z_dim": _int(raw, "z_dim", ""),
+        "v_dim": _int(raw, "v_dim", ""),
+        "cema_ndim": _int(raw, "cema_ndim", "", default=16),
+        "groups": _int(raw, "groups", "", default=4),
+        "ffn": _int(raw, "ffn", ""),
+        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
+    }
+    if c["context"] % c["chunk"]:
+        raise ConfigError(f"'context' ({c['context']}) must be a multiple of "
+                          f"'chunk' ({c['chunk']}): prefill consumes whole "
+                          "chunks (decode takes any number of tokens)")
+    if c["dim"] % c["groups"]:
+        raise ConfigError(f"'dim' ({c['dim']}) must be a multiple of "
+                          f"'groups' ({c['groups']})")
+    _head_width(c["z_dim"], c["heads"], "z_dim: ")
+    if c["v_dim"] % c["heads"]:
+        raise ConfigError(f"'v_dim' ({c['v_dim']}) must be a multiple of "
+                          f"'heads' ({c['heads']})")
+    return c
+
+
 def load(raw):
     if not isinstance(raw, dict):
         raise ConfigError("the config is not a JSON object")
@@ -171,6 +206,8 @@ def load(raw):
         return load_switch(raw)
     if arch == "mod":
         return load_mod(raw)
+    if arch == "megalodon":
+        return load_megalodon(raw)
     if arch != "megabyte":
         return {"arch": arch}
     _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",

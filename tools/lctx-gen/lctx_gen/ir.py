@@ -176,6 +176,48 @@ class Func:
         return self.emit(f"arith.cmpi eq, {p64}, {self.const_i64(0)} : i64",
                          [], "i1", hint="b")
 
+    def generic(self, shape, inputs, body, elt="f32"):
+        """An elementwise linalg.generic over `shape`: `inputs` are (value,
+        [result dims it is indexed by]); `body` lines see the block
+        arguments %in0, %in1, ... and end with `linalg.yield`."""
+        rank = len(shape)
+        dims = ", ".join(f"d{i}" for i in range(rank))
+        maps = [f"affine_map<({dims}) -> ("
+                + ", ".join(f"d{i}" for i in vd) + ")>" for _, vd in inputs]
+        maps.append(f"affine_map<({dims}) -> ({dims})>")
+        init = self.emit(f"tensor.empty() : {ty(shape, elt)}", shape, elt)
+        res = Value(self.fresh("g"), shape, elt)
+        iters = ", ".join(['"parallel"'] * rank)
+        args = ", ".join(f"%in{k}: {v.elt}" for k, (v, _) in
+                         enumerate(inputs))
+        self.lines.append(
+            f"{res} = linalg.generic {{indexing_maps = [{', '.join(maps)}], "
+            f"iterator_types = [{iters}]}} ins("
+            + ", ".join(str(v) for v, _ in inputs) + " : "
+            + ", ".join(v.type for v, _ in inputs)
+            + f") outs({init} : {init.type}) {{")
+        self.lines.append(f"  ^bb0({args}, %out: {elt}):")
+        self.lines += [f"    {line}" for line in body]
+        self.lines.append(f"  }} -> {init.type}")
+        return res
+
+    def silu(self, x):
+        n = len(x.shape)
+        return self.generic(x.shape, [(x, list(range(n)))], [
+            "%neg = arith.negf %in0 : f32",
+            "%e = math.exp %neg : f32",
+            "%one = arith.constant 1.0 : f32",
+            "%den = arith.addf %one, %e : f32",
+            "%s = arith.divf %in0, %den : f32",
+            "linalg.yield %s : f32"])
+
+    def mul(self, a, b):
+        return self.emit(f"arith.mulf {a}, {b} : {a.type}", a.shape, a.elt)
+
+    def linear_bias(self, x, w, b):
+        return self.emit(f"lctx.linear {x}, {w}, {b} : {x.type}, {w.type}, "
+                         f"{b.type}", x.shape[:-1] + [w.shape[1]])
+
     # --- blocks ------------------------------------------------------------
 
     def split_heads(self, x, heads):

@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+"""Megalodon decoder (docs/conventions.md): per layer, TimestepNorm, CEMA,
+normalized chunk-wise attention and a SwiGLU FFN with the two-hop residual:
+
+    xt = TSN(x);  mx = RMSNorm(CEMA(xt))
+    z  = per-head RMSNorm(W_z mx + b_z)
+    q  = z (gamma_q + 1) / sqrt(d_z) + beta_q,  k likewise
+    v  = SiLU(W_v xt + b_v),  r = SiLU(W_r mx + b_r)
+    o  = chunked causal attention(q, k, v), scale 1, RoPE restarting per chunk
+    h  = W_h1 mx + b_h + W_h2 (o * r)
+    y  = x + FFN_swiglu(LayerNorm(x + h))
+and a final TimestepNorm before the (tied) output projection.
+
+Entry points (all continue the runtime-owned stream):
+  prefill(ids [B, T]) -> logits      T = context, whole chunks
+  prefill_chunk(ids [B, c]) -> logits
+  decode(id [B, 1]) -> logits
+States: `pos`; per layer the TimestepNorm statistics
+`layers.<i>.tsn.count/mean/var`, the CEMA state `layers.<i>.cema.h`
+[B, D, N] (complex<f32>) and, for decode, the current chunk's
+`layers.<i>.k/v`; the output TimestepNorm's `out.tsn.*`. All constant in the
+stream length.
+"""
+
+import math
+
+from .ir import Func, Value
+
+
+def _tsn(f, c, prefix, x, state):
+    b, _, d = x.shape
+    g = c["groups"]
+    w = f.weight(f"{prefix}.w", [d])
+    bias = f.weight(f"{prefix}.b", [d])
+    count, mean, var = state
+    y = f.emit(f"lctx.cema.timestep_norm {x}, {w}, {bias}, {count}, {mean}, "
+               f"{var} {{num_groups = {g} : i64}} : {x.type}, {w.type}, "
+               f"{bias.type}, {count.type}, {mean.type}, {var.type}", x.shape)
+    f.lines[-1] = f.lines[-1].replace(f"{y.name} =", f"{y.name}:4 =", 1)
+    return (Value(f"{y.name}#0", x.shape),
+            (Value(f"{y.name}#1", count.shape, "i64"),
+             Value(f"{y.name}#2", mean.shape),
+             Value(f"{y.name}#3", var.shape)))
+
+
+def _tsn_states(f, c, prefix):
+    b, g = c["batch"], c["groups"]
+    return (f.state(f"{prefix}.count", [b], "i64"),
+            f.state(f"{prefix}.mean", [b, g]),
+            f.state(f"{prefix}.var", [b, g]))
+
+
+def _affine_qk(f, z, gamma, beta, dzh):
+    """z (gamma + 1) / sqrt(d_z) + beta over the last dim."""
+    inv = 1.0 / math.sqrt(dzh)
+    return f.generic(z.shape, [(z, [0, 1, 2]), (gamma, [2]), (beta, [2])], [
+        "%one = arith.constant 1.0 : f32",
+        f"%inv = arith.constant {inv!r} : f32",
+        "%g1 = arith.addf %in1, %one : f32",
+        "%gs = arith.mulf %g1, %inv : f32",
+        "%zs = arith.mulf %in0, %gs : f32",
+        "%r = arith.addf %zs, %in2 : f32",
+        "linalg.yield %r : f32"])
+
+
+def _layer(f, c, i, x, tsn_state, h0, cache=None):
+    b, t, d = x.shape
+    hds, dz, dv, n = c["heads"], c["z_dim"], c["v_dim"], c["cema_ndim"]
+    pre = f"layers.{i}"
+    xt, tsn_new = _tsn(f, c, f"{pre}.tsn", x, tsn_state)
+    cw = {name: f.weight(f"{pre}.cema.{name}", shape, elt) for name, shape,
+          elt in (("alpha", [d, n], "f32"), ("delta", [d, n], "f32"),
+                  ("theta", [d], "f32"), ("gamma", [d, n], "complex<f32>"),
+                  ("omega", [d], "f32"))}
+    y = f.emit(f"lctx.cema.scan {xt}, {cw['alpha']}, {cw['delta']}, "
+               f"{cw['theta']}, {cw['gamma']}, {cw['omega']}, {h0} : "
+               f"{xt.type}, {cw['alpha'].type}, {cw['delta'].type}, "
+               f"{cw['theta'].type}, {cw['gamma'].type}, {cw['omega'].type}, "
+               f"{h0.type}", x.shape)
+    f.lines[-1] = f.lines[-1].replace(f"{y.name} =", f"{y.name}:2 =", 1)
+    h_new = Value(f"{y.name}#1", h0.shape, h0.elt)
+    mx = f.rms_norm(Value(f"{y.name}#0", x.shape),
+                    f.weight(f"{pre}.cema_norm", [d]))
+    z = f.linear_bias(mx, f.weight(f"{pre}.attn.wz", [d, dz]),
+                      f.weight(f"{pre}.attn.bz", [dz]))
+    z4 = f.expand(z, [[0], [1], [2, 3]], [b, t, hds, dz // hds])
+    z = f.collapse(f.emit(f"lctx.rms_norm {z4} : {z4.type}", z4.shape),
+                   [[0], [1], [2, 3]])
+    q = _affine_qk(f, z, f.weight(f"{pre}.attn.gamma_q", [dz]),
+                   f.weight(f"{pre}.attn.beta_q", [dz]), dz // hds)
+    k = _affine_qk(f, z, f.weight(f"{pre}.attn.gamma_k", [dz]),
+                   f.weight(f"{pre}.attn.beta_k", [dz]), dz // hds)
+    v = f.silu(f.linear_bias(xt, f.weight(f"{pre}.attn.wv", [d, dv]),
+                             f.weight(f"{pre}.attn.bv", [dv])))
+    r = f.silu(f.linear_bias(mx, f.weight(f"{pre}.attn.wr", [d, dv]),
+                             f.weight(f"{pre}.attn.br", [dv])))
+    qh, kh, vh = (f.split_heads(y_, hds) for y_ in (q, k, v))
+    rope = f"rope_theta = {c['rope_theta']:.1f} : f32"
+    new_cache = None
+    if cache is None:
+        o = f.emit(f"lctx.attention {qh}, {kh}, {vh} {{chunk_size = "
+                   f"{c['chunk']} : i64, scale = 1.0 : f32, {rope}}} : "
+                   f"{qh.type}, {kh.type}, {vh.type}", [b, hds, t, dv // hds])
+    else:
+        kc, vc, p64, pidx = cache
+        slots = kc.shape[2]
+        c0 = f.const_index(0)
+        kc = f.emit(f"tensor.insert_slice {kh} into {kc}[{c0}, {c0}, {pidx}, "
+                    f"{c0}] [" + ", ".join(str(s) for s in kh.shape)
+                    + f"] [1, 1, 1, 1] : {kh.type} into {kc.type}", kc.shape)
+        vc = f.emit(f"tensor.insert_slice {vh} into {vc}[{c0}, {c0}, {pidx}, "
+                    f"{c0}] [" + ", ".join(str(s) for s in vh.shape)
+                    + f"] [1, 1, 1, 1] : {vh.type} into {vc.type}", vc.shape)
+        new_cache = (kc, vc)
+        qp, kp = f.step_positions(b, slots, p64)
+        o = f.emit(f"lctx.attention {qh}, {kc}, {vc} positions({qp}, {kp}) "
+                   f"{{scale = 1.0 : f32, {rope}}} : {qh.type}, {kc.type}, "
+                   f"{vc.type}, {qp.type}, {kp.type}", [b, hds, t, dv // hds])
+    o = f.merge_heads(o)
+    hh = f.add(f.linear_bias(mx, f.weight(f"{pre}.attn.wh1", [d, d]),
+                             f.weight(f"{pre}.attn.bh", [d])),
+               f.linear(f.mul(o, r), f.weight(f"{pre}.attn.wh2", [dv, d])))
+    yhat = f.add(x, hh)
+    lnw = f.weight(f"{pre}.ffn_norm.w", [d])
+    lnb = f.weight(f"{pre}.ffn_norm.b", [d])
+    ln = f.emit(f"lctx.layer_norm {yhat} weight({lnw} : {lnw.type}) "
+                f"bias({lnb} : {lnb.type}) : {yhat.type}", yhat.shape)
+    w_in = f.weight(f"{pre}.ffn.w_in", [d, c["ffn"]])
+    w_out = f.weight(f"{pre}.ffn.w_out", [c["ffn"], d])
+    w_gate = f.weight(f"{pre}.ffn.w_gate", [d, c["ffn"]])
+    ff = f.emit(f"lctx.ffn swiglu {ln}, {w_in}, {w_out}, {w_gate} : "
+                f"{ln.type}, {w_in.type}, {w_out.type}, {w_gate.type}",
+                x.shape)
+    # Two-hop residual: the FFN's residual is x, not x + h.
+    return f.add(x, ff), tsn_new, h_new, new_cache
+
+
+def _states(f, c, i):
+    b, d, n = c["batch"], c["dim"], c["cema_ndim"]
+    tsn = _tsn_states(f, c, f"layers.{i}.tsn")
+    h = f.state(f"layers.{i}.cema.h", [b, d, n], "complex<f32>")
+    return tsn, h
+
+
+def _outputs(f, c, news, out_tsn):
+    for i, (tsn, h) in enumerate(news):
+        for name, val in zip(("count", "mean", "var"), tsn):
+            f.state_out(f"layers.{i}.tsn.{name}", val)
+        f.state_out(f"layers.{i}.cema.h", h)
+    for name, val in zip(("count", "mean", "var"), out_tsn):
+        f.state_out(f"out.tsn.{name}", val)
+
+
+def _prefill(c, name, length):
+    b, v, d = c["batch"], c["vocab"], c["dim"]
+    f = Func(name)
+    ids = f.input("ids", [b, length], "i32")
+    emb = f.weight("embed", [v, d])
+    pos = f.state("pos", [1], "i64")
+    x = f.embedding(emb, ids)
+    news = []
+    for i in range(c["layers"]):
+        tsn, h = _states(f, c, i)
+        x, tsn, h, _ = _layer(f, c, i, x, tsn, h)
+        news.append((tsn, h))
+    x, out_tsn = _tsn(f, c, "out.tsn", x, _tsn_states(f, c, "out.tsn"))
+    f.output("logits", f.linear(x, emb, transpose=True))
+    p64, _ = f.scalar_index(pos)
+    f.state_out("pos", f.increment(pos, p64, length))
+    _outputs(f, c, news, out_tsn)
+    return f
+
+
+def decode(c):
+    b, v, d, hds, ch = (c["batch"], c["vocab"], c["dim"], c["heads"],
+                        c["chunk"])
+    f = Func("decode")
+    ids = f.input("id", [b, 1], "i32")
+    emb = f.weight("embed", [v, d])
+    pos = f.state("pos", [1], "i64")
+    pos64, _ = f.scalar_index(pos)
+    p64 = f.emit(f"arith.remsi {pos64}, {f.const_i64(ch)} : i64", [], "i64",
+                 hint="p")
+    pidx = f.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
+                  hint="p")
+    x = f.embedding(emb, ids)
+    news, caches = [], []
+    for i in range(c["layers"]):
+        tsn, h = _states(f, c, i)
+        kc = f.state(f"layers.{i}.k", [b, hds, ch, c["z_dim"] // hds])
+        vc = f.state(f"layers.{i}.v", [b, hds, ch, c["v_dim"] // hds])
+        x, tsn, h, cache = _layer(f, c, i, x, tsn, h, (kc, vc, p64, pidx))
+        news.append((tsn, h))
+        caches.append(cache)
+    x, out_tsn = _tsn(f, c, "out.tsn", x, _tsn_states(f, c, "out.tsn"))
+    f.output("logits", f.linear(x, emb, transpose=True))
+    f.state_out("pos", f.increment(pos, pos64))
+    _outputs(f, c, news, out_tsn)
+    for i, (kc, vc) in enumerate(caches):
+        f.state_out(f"layers.{i}.k", kc)
+        f.state_out(f"layers.{i}.v", vc)
+    return f
+
+
+def generate(c):
+    header = (
+        "// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception\n"
+        f"// Generated by lctx-gen from a Megalodon config ({c['name']}):\n"
+        f"// V = {c['vocab']}, T = {c['context']}, chunk {c['chunk']}, B = "
+        f"{c['batch']}, {c['layers']} layer(s) of width {c['dim']}, "
+        f"{c['heads']} heads,\n// z {c['z_dim']}, v {c['v_dim']}, CEMA order "
+        f"{c['cema_ndim']}, {c['groups']} TimestepNorm groups, SwiGLU "
+        f"{c['ffn']}.\n// Entry points: prefill, prefill_chunk, decode; see "
+        "docs/models.md.\n\n")
+    model = (f'arch = "megalodon", decode = "token", vocab = {c["vocab"]} : '
+             f'i64, context = {c["context"]} : i64, chunk = {c["chunk"]} : '
+             f'i64, batch = {c["batch"]} : i64')
+    fns = [_prefill(c, "prefill", c["context"]),
+           _prefill(c, "prefill_chunk", c["chunk"]), decode(c)]
+    body = "\n".join(fn.text() for fn in fns)
+    body = "".join(f"  {line}\n" if line else "\n"
+                   for line in body.splitlines())
+    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
+            + body + "}\n")
