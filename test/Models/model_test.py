@@ -317,7 +317,8 @@ def main():
         os.path.join(HERE, "Inputs", "switch-capacity.json"),
         os.path.join(HERE, "Inputs", "mod-causal.json"),
         os.path.join(HERE, "Inputs", "mod-topk.json"),
-        os.path.join(HERE, "Inputs", "megalodon-tiny.json")]
+        os.path.join(HERE, "Inputs", "megalodon-tiny.json"),
+        os.path.join(HERE, "Inputs", "mod-switch.json")]
     work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
     os.makedirs(work, exist_ok=True)
     for path in configs:

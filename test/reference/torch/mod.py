@@ -14,7 +14,8 @@ import math
 
 import torch
 
-from megabyte import layer, rms_norm
+from megabyte import attention, rms_norm
+from switch import switch_ffn
 
 
 
@@ -29,9 +30,33 @@ def rope_at(x, pos, theta):
                        -1).flatten(-2)
 
 
-def block(w, pre, xs, pos, heads, act, theta):
+def ffn(w, pre, h, c, act):
+    """The layer's FFN on h [B, S, D]: dense, or Switch experts (hybrid)."""
+    if "experts" in c:
+        return switch_ffn(w, pre + ".moe", h, c, act, c.get("dropless", False))
+    m = h @ w[pre + ".ffn.w_in"]
+    m = torch.relu(m) if act == "relu" else torch.nn.functional.gelu(m)
+    return m @ w[pre + ".ffn.w_out"]
+
+
+def dense_layer(w, pre, x, c, act, theta):
+    b, t, d = x.shape
+    heads = c["heads"]
+    h = rms_norm(x, w[pre + ".norm1"])
+
+    def split(y):
+        return y.reshape(b, t, heads, d // heads).transpose(1, 2)
+
+    q, k, v = (split(h @ w[f"{pre}.attn.{m}"]) for m in ("wq", "wk", "wv"))
+    a = attention(q, k, v, theta).transpose(1, 2).reshape(b, t, d)
+    x = x + a @ w[pre + ".attn.wo"]
+    return x + ffn(w, pre, rms_norm(x, w[pre + ".norm2"]), c, act)
+
+
+def block(w, pre, xs, pos, c, act, theta):
     """f(xs) for the selected tokens xs [k, D] at positions pos [k]."""
     k, d = xs.shape
+    heads = c["heads"]
     h = rms_norm(xs, w[pre + ".norm1"])
 
     def split(y):
@@ -44,9 +69,8 @@ def block(w, pre, xs, pos, heads, act, theta):
                       float("-inf"))
     a = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(k, d)
     a = a @ w[pre + ".attn.wo"]
-    m = rms_norm(xs + a, w[pre + ".norm2"]) @ w[pre + ".ffn.w_in"]
-    m = torch.relu(m) if act == "relu" else torch.nn.functional.gelu(m)
-    return a + m @ w[pre + ".ffn.w_out"]
+    m = ffn(w, pre, rms_norm(xs + a, w[pre + ".norm2"])[None], c, act)[0]
+    return a + m
 
 
 def select(r, c):
@@ -70,7 +94,7 @@ def forward(w, ids, c, dtype=torch.float64):
     for i in range(c["layers"]):
         pre = f"layers.{i}"
         if i % 2 == 0:
-            x = layer(w, pre, x, c["heads"], act, theta)
+            x = dense_layer(w, pre, x, c, act, theta)
             continue
         y = x.clone()
         for bi in range(b):
@@ -78,7 +102,7 @@ def forward(w, ids, c, dtype=torch.float64):
             sel = select(r, c)
             if len(sel) == 0:
                 continue
-            f = block(w, pre, x[bi, sel], sel, c["heads"], act, theta)
+            f = block(w, pre, x[bi, sel], sel, c, act, theta)
             y[bi, sel] = x[bi, sel] + r[sel, None] * f
         x = y
     return rms_norm(x, w["norm"]) @ w["embed"].T

@@ -133,7 +133,8 @@ def load_switch(raw):
 def load_mod(raw):
     _check_keys(raw, {"arch", "name", "vocab", "context", "batch", "dim",
                       "layers", "heads", "ffn", "routing", "capacity",
-                      "activation", "rope_theta", "comment"}, "")
+                      "activation", "rope_theta", "comment", "experts",
+                      "expert_ffn", "capacity_factor", "dropless"}, "")
     c = {
         "arch": "mod",
         "name": raw.get("name", "mod"),
@@ -150,6 +151,18 @@ def load_mod(raw):
                               "relu"),
         "rope_theta": _float(raw, "rope_theta", "", 10000.0),
     }
+    if "experts" in raw:
+        # Hybrid: Switch experts as every FFN.
+        c["experts"] = _int(raw, "experts", "")
+        c["expert_ffn"] = _int(raw, "expert_ffn", "")
+        c["capacity_factor"] = _float(raw, "capacity_factor", "", 1.25)
+        c["dropless"] = raw.get("dropless", False)
+        if not isinstance(c["dropless"], bool):
+            raise ConfigError(f"'dropless' is {c['dropless']!r}, expected "
+                              "true or false")
+    elif "expert_ffn" in raw or "dropless" in raw:
+        raise ConfigError("'expert_ffn' and 'dropless' need 'experts' (the "
+                          "Mixture-of-Depths + Switch hybrid)")
     if c["capacity"] > 1:
         raise ConfigError(f"'capacity' is {c['capacity']}, expected a "
                           "fraction in (0, 1]")

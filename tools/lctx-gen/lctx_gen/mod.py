@@ -6,6 +6,10 @@ the tokens its router selects, attending among them at their original
 positions, and a routed token becomes x + r * f(x) (r: the raw router
 logit); the other tokens pass unchanged and write no K/V.
 
+Hybrid: with `experts` in the config, every FFN (of the plain layers and
+inside the routed blocks) is a Switch top-1 mixture of experts (dropless in
+decode, and in prefill when `dropless`).
+
 Entry points:
   prefill(ids [B, T]) -> logits [B, T, V]
       routing `causal` (sigmoid(r) > 0.5, what decode does) or `topk`
@@ -22,6 +26,7 @@ layer `layers.<i>.kpos` [B, T] (i64).
 import math
 
 from .ir import Func, Value, ty
+from .switch import _moe_fn as switch_ffn
 
 
 def topk_count(s, capacity):
@@ -34,7 +39,8 @@ def _routed_block(f, c, i, x, cache=None):
     """x + r * f(x) on the routed tokens of x : [B, S, D]."""
     b, s, d = x.shape
     pre = f"layers.{i}"
-    w = f.layer_weights(pre, d, c["ffn"])
+    hybrid = "experts" in c
+    w = f.layer_weights(pre, d, c["ffn"], dense_ffn=not hybrid)
     router = f.weight(f"{pre}.router", [d])
     mode = "causal" if cache is not None else c["routing"]
     attrs = (f" {{capacity = {c['capacity']} : f64}}" if mode == "topk"
@@ -108,8 +114,11 @@ def _routed_block(f, c, i, x, cache=None):
                    f"{kp.type}", q.shape)
         new = (kc, vc, kpos)
     a = f.linear(f.merge_heads(a), w["wo"])
-    m = f.ffn(c["activation"], f.rms_norm(f.add(sel, a), w["norm2"]),
-              w["w_in"], w["w_out"])
+    h2 = f.rms_norm(f.add(sel, a), w["norm2"])
+    if hybrid:
+        m = switch_ffn(f, c, i, dropless=cache is not None or c["dropless"])(h2)
+    else:
+        m = f.ffn(c["activation"], h2, w["w_in"], w["w_out"])
     fx = f.add(a, m)
     y = f.emit(f"lctx.route.scatter_add {x}, {fx}, {idx}, {wts} : {x.type}, "
                f"{fx.type}, {idx.type}, {wts.type}", x.shape)
@@ -124,8 +133,13 @@ def _stack(f, c, x, caches=None, p=None):
             x, nc = _routed_block(f, c, i, x, cache)
         else:
             cache = None if caches is None else caches[i][:2] + p
+            ffn_fn = None
+            if "experts" in c:
+                ffn_fn = switch_ffn(f, c, i,
+                                    dropless=caches is not None
+                                    or c["dropless"])
             x, nc = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
-                            c["activation"], c["rope_theta"], cache)
+                            c["activation"], c["rope_theta"], cache, ffn_fn)
         new.append(nc)
     return f.rms_norm(x, f.weight("norm", [c["dim"]])), new
 

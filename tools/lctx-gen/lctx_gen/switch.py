@@ -14,6 +14,7 @@ from .ir import Func, Value
 
 
 def _moe_fn(f, c, i, dropless):
+    """The Switch FFN of layer i as a function of its input."""
     d, e, ff = c["dim"], c["experts"], c["expert_ffn"]
     pre = f"layers.{i}.moe"
     router = f.weight(f"{pre}.router", [d, e])
