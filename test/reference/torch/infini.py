@@ -47,38 +47,43 @@ def local_attention(q, k, v, theta):
     return torch.softmax(s, -1) @ v
 
 
-def forward(w, ids, c, dtype=torch.float64):
-    w = {k: torch.as_tensor(v).to(dtype) for k, v in w.items()}
-    ids = torch.as_tensor(ids).long()
-    b, t = ids.shape
-    d, heads, n = c["dim"], c["heads"], c["segment"]
+def infini_layer(w, pre, x, c):
+    """One pre-norm Infini layer over x [B, T, D] (weights under `pre`;
+    c: heads, segment, rule, activation, rope_theta)."""
+    b, t, d = x.shape
+    heads, n = c["heads"], c["segment"]
     dh = d // heads
     theta = float(c.get("rope_theta", 10000.0))
     rule = c.get("rule", "linear")
     act = c.get("activation", "relu")
+    h = rms_norm(x, w[pre + ".norm1"])
+
+    def split(y):
+        return y.reshape(b, t, heads, dh).transpose(1, 2)
+
+    q, k, v = (split(h @ w[f"{pre}.attn.{m}"]) for m in ("wq", "wk", "wv"))
+    m = torch.zeros(b, heads, dh, dh, dtype=x.dtype)
+    z = torch.zeros(b, heads, dh, dtype=x.dtype)
+    gate = torch.sigmoid(w[pre + ".attn.beta"])[None, :, None, None]
+    outs = []
+    for s0 in range(0, t, n):
+        qs, ks, vs = (y[:, :, s0:s0 + n] for y in (q, k, v))
+        adot = local_attention(qs, ks, vs, theta)
+        amem = retrieve(qs, m, z)
+        outs.append(gate * amem + (1 - gate) * adot)
+        m, z = update(rule, ks, vs, m, z)
+    a = torch.cat(outs, 2).transpose(1, 2).reshape(b, t, d)
+    x = x + a @ w[pre + ".attn.wo"]
+    f = rms_norm(x, w[pre + ".norm2"]) @ w[pre + ".ffn.w_in"]
+    f = torch.relu(f) if act == "relu" else torch.nn.functional.gelu(f)
+    return x + f @ w[pre + ".ffn.w_out"]
+
+
+def forward(w, ids, c, dtype=torch.float64):
+    w = {k: torch.as_tensor(v).to(dtype) for k, v in w.items()}
+    ids = torch.as_tensor(ids).long()
     x = w["embed"][ids]
     for i in range(c["layers"]):
-        pre = f"layers.{i}"
-        h = rms_norm(x, w[pre + ".norm1"])
-
-        def split(y):
-            return y.reshape(b, t, heads, dh).transpose(1, 2)
-
-        q, k, v = (split(h @ w[f"{pre}.attn.{m}"]) for m in ("wq", "wk", "wv"))
-        m = torch.zeros(b, heads, dh, dh, dtype=dtype)
-        z = torch.zeros(b, heads, dh, dtype=dtype)
-        gate = torch.sigmoid(w[pre + ".attn.beta"])[None, :, None, None]
-        outs = []
-        for s0 in range(0, t, n):
-            qs, ks, vs = (y[:, :, s0:s0 + n] for y in (q, k, v))
-            adot = local_attention(qs, ks, vs, theta)
-            amem = retrieve(qs, m, z)
-            outs.append(gate * amem + (1 - gate) * adot)
-            m, z = update(rule, ks, vs, m, z)
-        a = torch.cat(outs, 2).transpose(1, 2).reshape(b, t, d)
-        x = x + a @ w[pre + ".attn.wo"]
-        f = rms_norm(x, w[pre + ".norm2"]) @ w[pre + ".ffn.w_in"]
-        f = torch.relu(f) if act == "relu" else torch.nn.functional.gelu(f)
-        x = x + f @ w[pre + ".ffn.w_out"]
+        x = infini_layer(w, f"layers.{i}", x, c)
     x = rms_norm(x, w["norm"])
     return x @ w["embed"].T

@@ -74,7 +74,13 @@ def forward(w, ids, c, dtype=torch.float64):
     pad = w["global.pad"].reshape(1, 1, p * dg).expand(b, 1, p * dg)
     x = torch.cat([pad, emb[:, :-1]], 1)
     for i in range(g["layers"]):
-        x = layer(w, f"global.layers.{i}", x, g["heads"], act, theta)
+        if g.get("attention") == "infini":
+            # Hybrid: Infini-attention over segments of patches.
+            from infini import infini_layer
+            x = infini_layer(w, f"global.layers.{i}", x, dict(
+                g, activation=act, rope_theta=theta))
+        else:
+            x = layer(w, f"global.layers.{i}", x, g["heads"], act, theta)
     gout = rms_norm(x, w["global.norm"])
     # Local: slot j of patch k reads dims j*D_G..(j+1)*D_G of the patch's
     # global output through the shared w_GL, plus the previous byte's local

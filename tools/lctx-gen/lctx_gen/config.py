@@ -50,15 +50,29 @@ def _check_keys(section, allowed, where):
                               + ", ".join(sorted(allowed)) + ")")
 
 
-def _stack(section, where, width_key):
-    """A transformer stack: width, layers, heads, ffn width."""
-    _check_keys(section, {width_key, "layers", "heads", "ffn"}, where)
+def _stack(section, where, width_key, hybrid=False):
+    """A transformer stack: width, layers, heads, ffn width; with `hybrid`,
+    optionally Infini-attention layers (attention, segment, rule)."""
+    keys = {width_key, "layers", "heads", "ffn"}
+    if hybrid:
+        keys |= {"attention", "segment", "rule"}
+    _check_keys(section, keys, where)
     stack = {
         "width": _int(section, width_key, where),
         "layers": _int(section, "layers", where),
         "heads": _int(section, "heads", where),
         "ffn": _int(section, "ffn", where),
     }
+    if hybrid:
+        stack["attention"] = _choice(section, "attention", where,
+                                     ["full", "infini"], "full")
+        if stack["attention"] == "infini":
+            stack["segment"] = _int(section, "segment", where)
+            stack["rule"] = _choice(section, "rule", where,
+                                    ["linear", "delta"], "linear")
+        elif "segment" in section or "rule" in section:
+            raise ConfigError(f"{where}'segment' and 'rule' need "
+                              "\"attention\": \"infini\"")
     return stack
 
 
@@ -236,7 +250,7 @@ def load(raw):
         "activation": _choice(raw, "activation", "", ["relu", "gelu"], "relu"),
         "rope_theta": _float(raw, "rope_theta", "", 10000.0),
         "global": _stack(_object(raw, "global", ""), "global: ",
-                         "dim_per_byte"),
+                         "dim_per_byte", hybrid=True),
         "local": _stack(_object(raw, "local", ""), "local: ", "dim"),
     }
     if config["context"] % config["patch"]:
@@ -244,6 +258,11 @@ def load(raw):
                           f"multiple of 'patch' ({config['patch']})")
     g = config["global"]
     g["model_width"] = g["width"] * config["patch"]
+    k = config["context"] // config["patch"]
+    if g["attention"] == "infini" and k % g["segment"]:
+        raise ConfigError(f"global: the {k} patches of the context must be a "
+                          f"multiple of 'segment' ({g['segment']}): prefill "
+                          "consumes whole segments")
     for name, stack in (("global", g), ("local", config["local"])):
         width = stack["model_width"] if name == "global" else stack["width"]
         _head_width(width, stack["heads"], f"{name}: ")

@@ -20,25 +20,29 @@ a later step can see. Decode updates the memory only when a segment fills.
 from .ir import Func, Value
 
 
-def _weights(f, c, i):
-    d, h = c["dim"], c["heads"]
-    pre = f"layers.{i}"
+def _weights(f, c, pre, d):
+    h = c["heads"]
     w = f.layer_weights(pre, d, c["ffn"])
     w["beta"] = f.weight(f"{pre}.attn.beta", [h])
     return w
 
 
+def memory_states(f, b, heads, dh, pre):
+    return (f.state(f"{pre}.memory", [b, heads, dh, dh]),
+            f.state(f"{pre}.norm", [b, heads, dh]))
+
+
 def _memory_states(f, c, i):
-    b, h = c["batch"], c["heads"]
-    dh = c["dim"] // h
-    return (f.state(f"layers.{i}.memory", [b, h, dh, dh]),
-            f.state(f"layers.{i}.norm", [b, h, dh]))
+    h = c["heads"]
+    return memory_states(f, c["batch"], h, c["dim"] // h, f"layers.{i}")
 
 
-def _layer(f, c, i, x, mem, cache=None):
-    """One pre-norm layer; `cache = (k, v, p64, pidx)` for a decode step.
-    Returns (x', (M', z'), (k', v') or None)."""
-    w = _weights(f, c, i)
+def layer(f, c, pre, x, mem, cache=None):
+    """One pre-norm Infini layer (weights under `pre`, c: heads, ffn,
+    segment, rule, activation, rope_theta); `cache = (k, v, p64, pidx)` for
+    a decode step at segment position p. Returns (x', (M', z'), (k', v') or
+    None)."""
+    w = _weights(f, c, pre, x.shape[-1])
     h = f.rms_norm(x, w["norm1"])
     q = f.split_heads(f.linear(h, w["wq"]), c["heads"])
     k = f.split_heads(f.linear(h, w["wk"]), c["heads"])
@@ -111,7 +115,7 @@ def _prefill(c, name, length):
     mems = []
     for i in range(c["layers"]):
         m, z = _memory_states(f, c, i)
-        x, (m, z), _ = _layer(f, c, i, x, (m, z))
+        x, (m, z), _ = layer(f, c, f"layers.{i}", x, (m, z))
         mems.append((m, z))
     x = f.rms_norm(x, f.weight("norm", [d]))
     f.output("logits", f.linear(x, emb, transpose=True))
@@ -142,7 +146,8 @@ def decode(c):
         shape = [b, h, n, d // h]
         kc = f.state(f"layers.{i}.k", shape)
         vc = f.state(f"layers.{i}.v", shape)
-        x, (m, z), (kc, vc) = _layer(f, c, i, x, (m, z), (kc, vc, p64, pidx))
+        x, (m, z), (kc, vc) = layer(f, c, f"layers.{i}", x, (m, z),
+                                    (kc, vc, p64, pidx))
         outs.append((m, z, kc, vc))
     x = f.rms_norm(x, f.weight("norm", [d]))
     f.output("logits", f.linear(x, emb, transpose=True))

@@ -22,6 +22,7 @@ States (runtime-owned): `global.pos`, `local.pos` (i64 [1]), `global.out`
 and `local.layers.<i>.k/v` [B, H_L, P, Dh_L].
 """
 
+from . import infini
 from .ir import Func, ty
 
 
@@ -38,9 +39,29 @@ def _local_weights(f, c):
             f.weight("local.pad", [l["width"]]))
 
 
+def _infini_config(c):
+    """The global stack as an Infini stack (hybrid)."""
+    g = c["global"]
+    return {"heads": g["heads"], "ffn": g["ffn"], "segment": g["segment"],
+            "rule": g["rule"], "activation": c["activation"],
+            "rope_theta": c["rope_theta"], "batch": c["batch"]}
+
+
 def _stack(f, x, c, which, caches=None, p=None):
     s = c[which]
     new = []
+    if which == "global" and s.get("attention") == "infini":
+        # Hybrid: the global model's layers are Infini-attention layers;
+        # `caches[i]` = (memory, norm, k, v) in decode, (memory, norm) in
+        # prefill.
+        ic = _infini_config(c)
+        for i in range(s["layers"]):
+            pre = f"global.layers.{i}"
+            mem = caches[i][:2]
+            cache = (caches[i][2:] + p) if len(caches[i]) > 2 else None
+            x, mem, kv = infini.layer(f, ic, pre, x, mem, cache)
+            new.append(mem + (kv if kv else ()))
+        return f.rms_norm(x, f.weight("global.norm", [x.shape[-1]])), new
     for i in range(s["layers"]):
         cache = None
         if caches is not None:
@@ -61,7 +82,15 @@ def prefill(c):
     g0 = f.emit(f"lctx.patch.embed {ids}, {g_emb}, {g_pad} {{patch_size = "
                 f"{p} : i64}} : {ids.type}, {g_emb.type}, {g_pad.type}",
                 [b, k, p * c["global"]["width"]])
-    gout, _ = _stack(f, g0, c, "global")
+    g = c["global"]
+    infini_global = g.get("attention") == "infini"
+    mems = None
+    if infini_global:
+        gh = g["heads"]
+        mems = [infini.memory_states(f, b, gh, g["model_width"] // gh,
+                                     f"global.layers.{i}")
+                for i in range(g["layers"])]
+    gout, new_mems = _stack(f, g0, c, "global", mems)
     w_gl, l_emb, l_pad = _local_weights(f, c)
     l0 = f.emit(f"lctx.patch.to_local {gout}, {w_gl}, {ids}, {l_emb}, "
                 f"{l_pad} {{patch_size = {p} : i64}} : {gout.type}, "
@@ -72,6 +101,14 @@ def prefill(c):
     out = f.emit(f"lctx.patch.merge {logits} : {logits.type} -> "
                  f"{ty([b, t, v])}", [b, t, v])
     f.output("logits", out)
+    if infini_global:
+        # The stream continues from here (whole segments of patches).
+        gpos = f.state("global.pos", [1], "i64")
+        p64, _ = f.scalar_index(gpos)
+        f.state_out("global.pos", f.increment(gpos, p64, k))
+        for i, (m, z) in enumerate(new_mems):
+            f.state_out(f"global.layers.{i}.memory", m)
+            f.state_out(f"global.layers.{i}.norm", z)
     return f
 
 
@@ -97,10 +134,27 @@ def decode_global(c):
     ids = f.input("patch_ids", [b, p], "i32")
     g_emb, g_pad = _global_weights(f, c)
     gpos = f.state("global.pos", [1], "i64")
-    caches = _caches(f, c, "global", t // p)
+    g = c["global"]
+    infini_global = g.get("attention") == "infini"
+    if infini_global:
+        gh = g["heads"]
+        dh = g["model_width"] // gh
+        caches = [infini.memory_states(f, b, gh, dh, f"global.layers.{i}")
+                  + (f.state(f"global.layers.{i}.k", [b, gh, g["segment"], dh]),
+                     f.state(f"global.layers.{i}.v", [b, gh, g["segment"], dh]))
+                  for i in range(g["layers"])]
+    else:
+        caches = _caches(f, c, "global", t // p)
     f.state("global.out", [b, p * dg])
     lpos = f.state("local.pos", [1], "i64")
     p64, pidx = f.scalar_index(gpos)
+    if infini_global:
+        # Positions inside the current segment of patches.
+        k64 = p64
+        p64 = f.emit(f"arith.remsi {k64}, {f.const_i64(g['segment'])} : i64",
+                     [], "i64", hint="p")
+        pidx = f.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
+                      hint="p")
     # The patch's input: the concatenated embeddings of the previous patch,
     # or the pad patch at k = 0.
     e = f.collapse(f.embedding(g_emb, ids), [[0], [1, 2]])
@@ -113,10 +167,18 @@ def decode_global(c):
         pad = f.emit(f"linalg.broadcast ins({flat} : {flat.type}) "
                      f"outs({init} : {init.type}) dimensions = [0, 1]",
                      [b, 1, p * dg])
-    x = f.select(f.is_zero(p64), pad, e)
+    first = f.is_zero(k64 if infini_global else p64)
+    x = f.select(first, pad, e)
     gout, new = _stack(f, x, c, "global", caches, (p64, pidx))
-    f.state_out("global.pos", f.increment(gpos, p64))
-    _state_outs(f, c, "global", new)
+    f.state_out("global.pos", f.increment(gpos, k64 if infini_global else p64))
+    if infini_global:
+        for i, (m, z, kc, vc) in enumerate(new):
+            f.state_out(f"global.layers.{i}.memory", m)
+            f.state_out(f"global.layers.{i}.norm", z)
+            f.state_out(f"global.layers.{i}.k", kc)
+            f.state_out(f"global.layers.{i}.v", vc)
+    else:
+        _state_outs(f, c, "global", new)
     f.state_out("global.out", f.collapse(gout, [[0], [1, 2]]))
     f.state_out("local.pos", f.zeros_i64([1]))
     # `local.pos` is read only to satisfy the state pairing.
