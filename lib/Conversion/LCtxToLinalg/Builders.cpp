@@ -284,31 +284,42 @@ Value lowering::buildRowGather(
     int64_t numRows,
     function_ref<RowGatherRow(OpBuilder &, Location, Value)> rowFn) {
   auto destType = cast<RankedTensorType>(dest.getType());
-  int64_t d = destType.getShape()[1];
-  int64_t v = cast<RankedTensorType>(table.getType()).getShape()[0];
+  auto tableType = cast<RankedTensorType>(table.getType());
+  int64_t d = tableType.getShape()[1], v = tableType.getShape()[0];
+  int64_t rank = destType.getRank();
   Type elt = destType.getElementType();
-  auto row = [&](OpBuilder &nb, Location l, Value src, Value r) -> Value {
-    auto type = RankedTensorType::get(
-        {d}, cast<RankedTensorType>(src.getType()).getElementType());
+  // The [D] row of `src` at `idx` (leading dims) and column `col`.
+  auto row = [&](OpBuilder &nb, Location l, Value src, ArrayRef<Value> idx,
+                 Value col) -> Value {
+    auto srcType = cast<RankedTensorType>(src.getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    for (Value i : idx) {
+      offsets.push_back(i);
+      sizes.push_back(nb.getIndexAttr(1));
+      strides.push_back(nb.getIndexAttr(1));
+    }
+    offsets.push_back(col ? OpFoldResult(col) : nb.getIndexAttr(0));
+    sizes.push_back(nb.getIndexAttr(d));
+    strides.push_back(nb.getIndexAttr(1));
     return nb.create<tensor::ExtractSliceOp>(
-        l, type, src, ArrayRef<OpFoldResult>{r, nb.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(d)},
-        ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+        l, RankedTensorType::get({d}, srcType.getElementType()), src, offsets,
+        sizes, strides);
   };
   auto loop = b.create<scf::ForOp>(
       loc, indexConst(b, loc, 0), indexConst(b, loc, numRows),
       indexConst(b, loc, 1), ValueRange{dest},
       [&](OpBuilder &nb, Location l, Value r, ValueRange iter) {
         RowGatherRow spec = rowFn(nb, l, r);
+        assert(static_cast<int64_t>(spec.destIdx.size()) + 1 == rank);
         auto [src, valid] = clampIndex(nb, l, spec.id, v);
-        SmallVector<Value> inputs = {row(nb, l, table, src)};
+        SmallVector<Value> inputs = {row(nb, l, table, {src}, Value())};
         if (addend)
-          inputs.push_back(row(nb, l, addend, spec.addRow));
+          inputs.push_back(row(nb, l, addend, {spec.addRow}, Value()));
         AffineMap id1 = nb.getMultiDimIdentityMap(1);
         SmallVector<AffineMap> maps(inputs.size(), id1);
         Value filled = buildGeneric(
-            nb, l, row(nb, l, iter[0], spec.destRow), inputs, maps, id1,
-            {utils::IteratorType::parallel},
+            nb, l, row(nb, l, iter[0], spec.destIdx, spec.destCol), inputs,
+            maps, id1, {utils::IteratorType::parallel},
             [&](OpBuilder &gb, Location gl, ValueRange a) -> Value {
               Value x = gb.create<arith::SelectOp>(
                   gl, valid, a[0], floatConst(gb, gl, elt, 0.0));
@@ -316,11 +327,18 @@ Value lowering::buildRowGather(
                 x = gb.create<arith::AddFOp>(gl, x, a[1]);
               return x;
             });
-        Value ins = nb.create<tensor::InsertSliceOp>(
-            l, filled, iter[0],
-            ArrayRef<OpFoldResult>{spec.destRow, nb.getIndexAttr(0)},
-            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(d)},
-            ArrayRef<OpFoldResult>{nb.getIndexAttr(1), nb.getIndexAttr(1)});
+        SmallVector<OpFoldResult> offsets, sizes, strides;
+        for (Value i : spec.destIdx) {
+          offsets.push_back(i);
+          sizes.push_back(nb.getIndexAttr(1));
+          strides.push_back(nb.getIndexAttr(1));
+        }
+        offsets.push_back(spec.destCol ? OpFoldResult(spec.destCol)
+                                       : nb.getIndexAttr(0));
+        sizes.push_back(nb.getIndexAttr(d));
+        strides.push_back(nb.getIndexAttr(1));
+        Value ins = nb.create<tensor::InsertSliceOp>(l, filled, iter[0],
+                                                     offsets, sizes, strides);
         nb.create<scf::YieldOp>(l, ins);
       });
   return loop.getResult(0);

@@ -194,7 +194,8 @@ struct LayerNormLowering : StaticPattern<LayerNormOp> {
 // Embedding / linear / FFN
 //===----------------------------------------------------------------------===//
 
-/// A loop over the ids copying one table row per id (buildRowGather).
+/// A loop over the ids copying one table row per id (buildRowGather),
+/// straight into the result's shape.
 struct EmbeddingLowering : StaticPattern<EmbeddingOp> {
   using StaticPattern::StaticPattern;
   LogicalResult lower(EmbeddingOp op,
@@ -202,31 +203,29 @@ struct EmbeddingLowering : StaticPattern<EmbeddingOp> {
     Location loc = op.getLoc();
     auto outType = op.getType();
     Value table = op.getTable(), ids = op.getIds();
-    auto idsType = cast<RankedTensorType>(ids.getType());
-    int64_t n = idsType.getNumElements(), d = outType.getShape().back();
-    Type elt = outType.getElementType();
-    // ids as a vector [N].
-    Value flat = ids;
-    if (idsType.getRank() == 0)
-      flat = rewriter.create<tensor::ExpandShapeOp>(
-          loc, RankedTensorType::get({1}, idsType.getElementType()), ids,
-          SmallVector<ReassociationIndices>{});
-    else if (idsType.getRank() > 1) {
-      ReassociationIndices all;
-      for (int64_t i = 0; i < idsType.getRank(); ++i)
-        all.push_back(i);
-      flat = rewriter.create<tensor::CollapseShapeOp>(
-          loc, RankedTensorType::get({n}, idsType.getElementType()), ids,
-          SmallVector<ReassociationIndices>{all});
-    }
+    ArrayRef<int64_t> idsShape =
+        cast<RankedTensorType>(ids.getType()).getShape();
+    int64_t n = 1;
+    for (int64_t e : idsShape)
+      n *= e;
     Value rows = buildRowGather(
-        rewriter, loc, table, emptyTensor(rewriter, loc, {n, d}, elt),
+        rewriter, loc, table,
+        emptyTensor(rewriter, loc, outType.getShape(),
+                    outType.getElementType()),
         Value(), n, [&](OpBuilder &b, Location l, Value r) {
-          return RowGatherRow{b.create<tensor::ExtractOp>(l, flat, r), r,
-                              Value()};
+          // Row-major position of id r.
+          SmallVector<Value> idx(idsShape.size());
+          for (int64_t i = static_cast<int64_t>(idsShape.size()) - 1; i >= 0;
+               --i) {
+            Value extent = indexConst(b, l, idsShape[i]);
+            idx[i] = i == 0 ? r : b.create<arith::RemUIOp>(l, r, extent);
+            if (i > 0)
+              r = b.create<arith::DivUIOp>(l, r, extent);
+          }
+          return RowGatherRow{b.create<tensor::ExtractOp>(l, ids, idx), idx,
+                              Value(), Value()};
         });
-    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, rows,
-                                            outType.getShape()));
+    rewriter.replaceOp(op, rows);
     return success();
   }
 };

@@ -21,23 +21,10 @@ Value idAt(OpBuilder &b, Location l, Value ids, Value bIdx, Value t) {
   return b.create<tensor::ExtractOp>(l, ids, ValueRange{bIdx, t});
 }
 
-/// [R, D] rows as [B, K, P*D] (R = B*K*P).
-Value rowsToPatches(OpBuilder &b, Location l, Value rows, int64_t bsz,
-                    int64_t patches, int64_t p) {
-  auto type = cast<RankedTensorType>(rows.getType());
-  int64_t d = type.getShape()[1];
-  Type elt = type.getElementType();
-  Value x = b.create<tensor::ExpandShapeOp>(
-      l, RankedTensorType::get({bsz, patches, p, d}, elt), rows,
-      SmallVector<ReassociationIndices>{{0, 1, 2}, {3}});
-  return b.create<tensor::CollapseShapeOp>(
-      l, RankedTensorType::get({bsz, patches, p * d}, elt), x,
-      SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-}
-
-/// The output [B, K, P*D_G] is the rows [B*T, D_G]: row (b, t) is pad[t]
-/// for t < P, else table[ids[b, t - P]] (+ pos[t - P]). Two row-copy loops
-/// (buildRowGather), one for the embedded bytes and one for the pad.
+/// Row (b, t) of the output [B, K, P*D_G], i.e. out[b, t / P, (t % P) *
+/// D_G :+ D_G], is pad[t] for t < P, else table[ids[b, t - P]] (+ pos[t -
+/// P]). Two row-copy loops (buildRowGather) straight into the output, one
+/// for the embedded bytes and one for the pad.
 struct PatchEmbedLowering : OpRewritePattern<PatchEmbedOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(PatchEmbedOp op,
@@ -52,36 +39,45 @@ struct PatchEmbedLowering : OpRewritePattern<PatchEmbedOp> {
     int64_t t = patches * p;
     Value table = op.getTable(), pad = op.getPad(), ids = op.getIds(),
           pos = op.getPos();
-    Type elt = outType.getElementType();
-    Value rows = emptyTensor(rewriter, loc, {bsz * t, dg}, elt);
+    Value out = emptyTensor(rewriter, loc, outType.getShape(),
+                            outType.getElementType());
+    // Where byte row `tt` (t >= 0) of batch `bIdx` goes.
+    auto place = [&](OpBuilder &b, Location l, Value bIdx, Value tt,
+                     RowGatherRow &row) {
+      Value pC = indexConst(b, l, p);
+      row.destIdx = {bIdx, b.create<arith::DivUIOp>(l, tt, pC)};
+      row.destCol = b.create<arith::MulIOp>(
+          l, b.create<arith::RemUIOp>(l, tt, pC), indexConst(b, l, dg));
+    };
     // Embedded bytes: B * (T - P) rows.
     int64_t shifted = t - p;
     if (shifted > 0)
-      rows = buildRowGather(
-          rewriter, loc, table, rows, pos, bsz * shifted,
+      out = buildRowGather(
+          rewriter, loc, table, out, pos, bsz * shifted,
           [&](OpBuilder &b, Location l, Value r) {
             Value sC = indexConst(b, l, shifted);
             Value bIdx = b.create<arith::DivUIOp>(l, r, sC);
             Value src = b.create<arith::RemUIOp>(l, r, sC); // byte t - P
-            Value dest = b.create<arith::AddIOp>(
-                l, b.create<arith::MulIOp>(l, bIdx, indexConst(b, l, t)),
-                b.create<arith::AddIOp>(l, src, indexConst(b, l, p)));
-            return RowGatherRow{idAt(b, l, ids, bIdx, src), dest, src};
+            RowGatherRow row;
+            row.id = idAt(b, l, ids, bIdx, src);
+            row.addRow = src;
+            place(b, l, bIdx,
+                  b.create<arith::AddIOp>(l, src, indexConst(b, l, p)), row);
+            return row;
           });
     // The pad patch: B * P rows, row s of pad.
-    rows = buildRowGather(
-        rewriter, loc, pad, rows, Value(), bsz * p,
+    out = buildRowGather(
+        rewriter, loc, pad, out, Value(), bsz * p,
         [&](OpBuilder &b, Location l, Value r) {
           Value pC = indexConst(b, l, p);
           Value bIdx = b.create<arith::DivUIOp>(l, r, pC);
           Value slot = b.create<arith::RemUIOp>(l, r, pC);
-          Value dest = b.create<arith::AddIOp>(
-              l, b.create<arith::MulIOp>(l, bIdx, indexConst(b, l, t)), slot);
-          Value id =
-              b.create<arith::IndexCastOp>(l, b.getI64Type(), slot);
-          return RowGatherRow{id, dest, Value()};
+          RowGatherRow row;
+          row.id = b.create<arith::IndexCastOp>(l, b.getI64Type(), slot);
+          place(b, l, bIdx, slot, row);
+          return row;
         });
-    rewriter.replaceOp(op, rowsToPatches(rewriter, loc, rows, bsz, patches, p));
+    rewriter.replaceOp(op, out);
     return success();
   }
 };
@@ -99,9 +95,13 @@ Value reshape(OpBuilder &b, Location l, Value x, ArrayRef<int64_t> shape) {
       l, RankedTensorType::get(shape, type.getElementType()), x, shapeV);
 }
 
-/// The local embedding of the previous byte (local_pad at slot 0) is
-/// gathered row by row (buildRowGather) into the accumulator of the shared
-/// projection, which then adds global_out w_gl onto it.
+/// The shared projection first, slots [B*K*P, D_G] x w_gl (the slots a
+/// tensor.reshape of global_out, since expand/collapse shapes next to the
+/// matmul would be folded into it by elementwise fusion, leaving register
+/// tiles of only P rows); then one row-copy loop (buildRowGather) writes
+/// each output row straight into the result: the local embedding of the
+/// previous byte, from [local_pad; local_table] (row 0 for slot 0), plus the
+/// projected row.
 struct PatchToLocalLowering : OpRewritePattern<PatchToLocalOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(PatchToLocalOp op,
@@ -116,49 +116,61 @@ struct PatchToLocalLowering : OpRewritePattern<PatchToLocalOp> {
     int64_t dl = op.getWGl().getType().getShape()[1];
     Type elt = gType.getElementType();
     int64_t rows = bsz * patches * p;
-    // [B, K, P*D_G] -> [B*K*P, D_G].
     Value slots = reshape(rewriter, loc, op.getGlobalOut(), {rows, dg});
-    // The addend rows: [0; local_pad] ([2, D_L]), row 1 for slot 0.
+    Value proj = buildMatmul(rewriter, loc, slots, op.getWGl());
+    // [local_pad; local_table]: [V + 1, D_L].
+    Value table = op.getLocalTable();
+    int64_t v = op.getLocalTable().getType().getShape()[0];
+    auto ofr = [&](int64_t x) -> OpFoldResult { return rewriter.getIndexAttr(x); };
     Value lpad = rewriter.create<tensor::ExpandShapeOp>(
         loc, RankedTensorType::get({1, dl}, elt), op.getLocalPad(),
         SmallVector<ReassociationIndices>{{0, 1}});
-    Value addend = rewriter.create<tensor::InsertSliceOp>(
-        loc, lpad, filledTensor(rewriter, loc, {2, dl}, elt, 0.0),
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(dl)},
-        ArrayRef<OpFoldResult>{rewriter.getIndexAttr(1), rewriter.getIndexAttr(1)});
+    Value both = emptyTensor(rewriter, loc, {v + 1, dl}, elt);
+    both = rewriter.create<tensor::InsertSliceOp>(
+        loc, lpad, both, ArrayRef<OpFoldResult>{ofr(0), ofr(0)},
+        ArrayRef<OpFoldResult>{ofr(1), ofr(dl)},
+        ArrayRef<OpFoldResult>{ofr(1), ofr(1)});
+    both = rewriter.create<tensor::InsertSliceOp>(
+        loc, table, both, ArrayRef<OpFoldResult>{ofr(1), ofr(0)},
+        ArrayRef<OpFoldResult>{ofr(v), ofr(dl)},
+        ArrayRef<OpFoldResult>{ofr(1), ofr(1)});
     Value ids = op.getIds();
     Type idType = cast<RankedTensorType>(ids.getType()).getElementType();
-    // Row r = (b, k, slot): table[ids[b, k*P + slot - 1]] for slot > 0; a
-    // zero row (id -1) plus local_pad for slot 0.
-    Value prev = buildRowGather(
-        rewriter, loc, op.getLocalTable(),
-        emptyTensor(rewriter, loc, {rows, dl}, elt), addend, rows,
+    // Row r = (n, slot) of the result [B*K, P, D_L]: row 0 of `both` for
+    // slot 0, else 1 + ids[b, k*P + slot - 1] (-1, a zero row, for an id
+    // outside [0, V)).
+    Value out = buildRowGather(
+        rewriter, loc, both,
+        emptyTensor(rewriter, loc, {bsz * patches, p, dl}, elt), proj, rows,
         [&](OpBuilder &b, Location l, Value r) {
+          auto cst = [&](int64_t x) -> Value {
+            return b.create<arith::ConstantOp>(l, b.getIntegerAttr(idType, x));
+          };
+          Value pC = indexConst(b, l, p);
           Value lC = indexConst(b, l, patches * p);
+          Value n = b.create<arith::DivUIOp>(l, r, pC);
+          Value slot = b.create<arith::RemUIOp>(l, r, pC);
           Value bIdx = b.create<arith::DivUIOp>(l, r, lC);
           Value t = b.create<arith::RemUIOp>(l, r, lC); // k*P + slot
-          Value slot = b.create<arith::RemUIOp>(l, t, indexConst(b, l, p));
           Value first = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
                                                 slot, indexConst(b, l, 0));
           Value one = indexConst(b, l, 1);
           // Previous byte, clamped at slot 0 (where it is unused).
           Value tPrev = b.create<arith::SubIOp>(
               l, b.create<arith::SelectOp>(l, first, one, t), one);
-          Value id = b.create<arith::SelectOp>(
-              l, first,
-              b.create<arith::ConstantOp>(l, b.getIntegerAttr(idType, -1)),
-              idAt(b, l, ids, bIdx, tPrev));
-          Value addRow = b.create<arith::SelectOp>(l, first, one,
-                                                   indexConst(b, l, 0));
-          return RowGatherRow{id, r, addRow};
+          Value id = idAt(b, l, ids, bIdx, tPrev);
+          Value valid = b.create<arith::AndIOp>(
+              l, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, id, cst(0)),
+              b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, id, cst(v)));
+          Value shifted = b.create<arith::SelectOp>(
+              l, valid, b.create<arith::AddIOp>(l, id, cst(1)), cst(-1));
+          RowGatherRow row;
+          row.id = b.create<arith::SelectOp>(l, first, cst(0), shifted);
+          row.destIdx = {n, slot};
+          row.addRow = r;
+          return row;
         });
-    // prev + slots w_gl: the matmul accumulates onto the gathered rows.
-    Value proj = rewriter
-                     .create<linalg::MatmulOp>(loc, ValueRange{slots, op.getWGl()},
-                                               ValueRange{prev})
-                     .getResult(0);
-    rewriter.replaceOp(op, reshape(rewriter, loc, proj, {bsz * patches, p, dl}));
+    rewriter.replaceOp(op, out);
     return success();
   }
 };

@@ -96,17 +96,22 @@ Value buildRope(OpBuilder &b, Location loc, Value x, Value pos, double theta,
                 std::optional<int64_t> chunk);
 
 /// One row of a buildRowGather: the integer id of the table row (any
-/// width; outside [0, V) gives a zero row), the destination row, and the
-/// row of the addend (ignored without one).
+/// width; outside [0, V) gives a zero row), where the row goes in `dest`
+/// (the indices of its leading dims and, optionally, the column it starts
+/// at in the last one), and the row of the addend (ignored without one).
 struct RowGatherRow {
-  Value id, destRow, addRow;
+  Value id;
+  SmallVector<Value> destIdx;
+  Value destCol;
+  Value addRow;
 };
 
-/// Copies `numRows` rows of `table` [V, D] into `dest` [R, D] (rows that
-/// `rowFn` does not name keep their contents): dest[destRow] =
-/// (0 <= id < V ? table[id] : 0) (+ addend[addRow] when `addend` [*, D] is
-/// given). A loop over rows whose body is a vectorizable generic on one
-/// contiguous row, instead of a per-element gather.
+/// Copies `numRows` rows of `table` [V, D] into `dest` [..., >= D] (what
+/// `rowFn` does not name keep their contents): dest[destIdx, destCol :
+/// destCol + D] = (0 <= id < V ? table[id] : 0) (+ addend[addRow] when
+/// `addend` [*, D] is given). A loop over rows whose body is a vectorizable
+/// generic on one contiguous row, instead of a per-element gather; writing
+/// into the result's own shape needs no reshape (and no copy) after it.
 Value buildRowGather(OpBuilder &b, Location loc, Value table, Value dest,
                      Value addend, int64_t numRows,
                      function_ref<RowGatherRow(OpBuilder &, Location, Value)>

@@ -106,17 +106,19 @@ func.func @attention_padded(%q: tensor<1x1x70x8xf32>) -> tensor<1x1x70x8xf32> {
 // -----
 
 // Embedding: a loop over the ids, each copying one table row (a
-// vectorizable generic on a [D] slice; zero row for an id out of range).
+// vectorizable generic on a [D] slice; zero row for an id out of range)
+// straight into the result's shape (no reshape after the loop).
 // CHECK-LABEL: func.func @embedding_rows
-// CHECK: %[[IDS:.+]] = tensor.collapse_shape %arg1 {{\[\[}}0, 1]] : tensor<2x3xi64> into tensor<6xi64>
-// CHECK: scf.for %[[R:.+]] = %c0 to %c6 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<6x8xf32>)
-// CHECK:   tensor.extract %[[IDS]][%[[R]]] : tensor<6xi64>
+// CHECK: %[[Y:.+]] = scf.for %{{.+}} = %c0 to %c6 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<2x3x8xf32>)
+// CHECK:   arith.remui %{{.+}}, %c3
+// CHECK:   arith.divui %{{.+}}, %c3
+// CHECK:   tensor.extract %arg1[%{{.+}}, %{{.+}}] : tensor<2x3xi64>
 // CHECK:   arith.cmpi slt, %{{.+}}, %c32_i64
 // CHECK:   tensor.extract_slice %arg0[%{{.+}}, 0] [1, 8] [1, 1] : tensor<32x8xf32> to tensor<8xf32>
 // CHECK:   linalg.generic {{.*}}iterator_types = ["parallel"]
 // CHECK:     arith.select
-// CHECK:   tensor.insert_slice %{{.+}} into %{{.+}}[%[[R]], 0] [1, 8] [1, 1]
-// CHECK: tensor.expand_shape %{{.+}} {{\[\[}}0, 1], [2]] output_shape [2, 3, 8]
+// CHECK:   tensor.insert_slice %{{.+}} into %{{.+}}[%{{.+}}, %{{.+}}, 0] [1, 1, 8] [1, 1, 1]
+// CHECK: return %[[Y]]
 func.func @embedding_rows(%t: tensor<32x8xf32>, %ids: tensor<2x3xi64>) -> tensor<2x3x8xf32> {
   %e = lctx.embedding %t, %ids : tensor<32x8xf32>, tensor<2x3xi64>
   return %e : tensor<2x3x8xf32>

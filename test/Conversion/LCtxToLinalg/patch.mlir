@@ -1,17 +1,19 @@
 // RUN: lctx-opt %s -split-input-file -convert-lctx-to-linalg | FileCheck %s
 
-// patch.embed copies whole rows: a loop over the embedded bytes (row
-// (b, t) of the [B*T, D_G] rows from table[ids[b, t - P]]), then a loop over
-// the pad rows; each row is one vectorizable generic on a [D_G] slice.
+// patch.embed copies whole rows straight into the output [B, K, P*D_G]:
+// a loop over the embedded bytes (byte t of batch b from table[ids[b, t -
+// P]] into out[b, t / P, (t % P) * D_G :+ D_G]), then a loop over the pad
+// rows; each row is one vectorizable generic on a [D_G] slice, and no
+// reshape follows (the result is the loops' tensor).
 // CHECK-LABEL: func.func @embed
-// CHECK: scf.for %{{.+}} = %c0 to %c16 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<24x8xf32>)
+// CHECK: %[[E:.+]] = scf.for %{{.+}} = %c0 to %c16 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<2x3x32xf32>)
 // CHECK:   tensor.extract %{{.+}} : tensor<2x12xi32>
 // CHECK:   tensor.extract_slice %{{.+}}[%{{.+}}, 0] [1, 8] [1, 1] : tensor<256x8xf32> to tensor<8xf32>
 // CHECK:   linalg.generic {{.*}}iterator_types = ["parallel"]
-// CHECK:   tensor.insert_slice %{{.+}} into %{{.+}}[%{{.+}}, 0] [1, 8] [1, 1] : tensor<8xf32> into tensor<24x8xf32>
-// CHECK: scf.for %{{.+}} = %c0 to %c8 step %c1
+// CHECK:   tensor.insert_slice %{{.+}} into %{{.+}}[%{{.+}}, %{{.+}}, %{{.+}}] [1, 1, 8] [1, 1, 1] : tensor<8xf32> into tensor<2x3x32xf32>
+// CHECK: %[[P:.+]] = scf.for %{{.+}} = %c0 to %c8 step %c1 iter_args(%{{.+}} = %[[E]])
 // CHECK:   tensor.extract_slice %{{.+}}[%{{.+}}, 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<8xf32>
-// CHECK: tensor.collapse_shape %{{.+}} {{\[\[}}0], [1], [2, 3]] : tensor<2x3x4x8xf32> into tensor<2x3x32xf32>
+// CHECK: return %[[P]]
 func.func @embed(%ids: tensor<2x12xi32>, %t: tensor<256x8xf32>, %pad: tensor<4x8xf32>) -> tensor<2x3x32xf32> {
   %0 = lctx.patch.embed %ids, %t, %pad {patch_size = 4 : i64} : tensor<2x12xi32>, tensor<256x8xf32>, tensor<4x8xf32>
   return %0 : tensor<2x3x32xf32>
@@ -19,20 +21,22 @@ func.func @embed(%ids: tensor<2x12xi32>, %t: tensor<256x8xf32>, %pad: tensor<4x8
 
 // -----
 
-// patch.to_local: the previous byte's local embedding (local_pad at slot 0,
-// from the [0; local_pad] addend rows) is gathered row by row into the
-// accumulator of the one shared projection, slots [B*K*P, D_G] x w_GL; the
-// reshapes are tensor.reshape, so the matmul keeps its [B*K*P, D_L] rows.
+// patch.to_local: the one shared projection, slots [B*K*P, D_G] (a
+// tensor.reshape of the global output) x w_GL, then one loop writing each
+// output row: the previous byte's local embedding from [local_pad;
+// local_table] (row 0 at slot 0) plus the projected row.
 // CHECK-LABEL: func.func @to_local
 // CHECK: %[[SLOTS:.+]] = tensor.reshape %{{.+}}(%{{.+}}) : (tensor<2x3x32xf32>, tensor<2xi64>) -> tensor<24x8xf32>
-// CHECK: %[[PREV:.+]] = scf.for %{{.+}} = %c0 to %c24 step %c1
+// CHECK: %[[PROJ:.+]] = linalg.matmul ins(%[[SLOTS]], %{{.+}} : tensor<24x8xf32>, tensor<8x16xf32>) outs(%{{.+}} : tensor<24x16xf32>)
+// CHECK: tensor.insert_slice %{{.+}} into %{{.+}}[0, 0] [1, 16] [1, 1] : tensor<1x16xf32> into tensor<257x16xf32>
+// CHECK: %[[BOTH:.+]] = tensor.insert_slice %arg3 into %{{.+}}[1, 0] [256, 16] [1, 1] : tensor<256x16xf32> into tensor<257x16xf32>
+// CHECK: %[[OUT:.+]] = scf.for %[[R:.+]] = %c0 to %c24 step %c1 iter_args(%{{.+}} = %{{.+}}) -> (tensor<6x4x16xf32>)
 // CHECK:   tensor.extract %{{.+}} : tensor<2x12xi32>
-// CHECK:   tensor.extract_slice %{{.+}} : tensor<256x16xf32> to tensor<16xf32>
-// CHECK:   tensor.extract_slice %{{.+}} : tensor<2x16xf32> to tensor<16xf32>
+// CHECK:   tensor.extract_slice %[[BOTH]][%{{.+}}, 0] [1, 16] [1, 1] : tensor<257x16xf32> to tensor<16xf32>
+// CHECK:   tensor.extract_slice %[[PROJ]][%[[R]], 0] [1, 16] [1, 1] : tensor<24x16xf32> to tensor<16xf32>
 // CHECK:   linalg.generic
 // CHECK:     arith.addf
-// CHECK: %[[PROJ:.+]] = linalg.matmul ins(%[[SLOTS]], %{{.+}} : tensor<24x8xf32>, tensor<8x16xf32>) outs(%[[PREV]] : tensor<24x16xf32>)
-// CHECK: tensor.reshape %[[PROJ]](%{{.+}}) : (tensor<24x16xf32>, tensor<3xi64>) -> tensor<6x4x16xf32>
+// CHECK: return %[[OUT]]
 func.func @to_local(%g: tensor<2x3x32xf32>, %w: tensor<8x16xf32>, %ids: tensor<2x12xi32>,
                     %t: tensor<256x16xf32>, %p: tensor<16xf32>) -> tensor<6x4x16xf32> {
   %0 = lctx.patch.to_local %g, %w, %ids, %t, %p {patch_size = 4 : i64}
