@@ -9,17 +9,20 @@ computed by a real router), writes them to a safetensors file, compiles the
 function with lctx-compile, runs `lctx-run --inputs FILE --repeat N
 --threads 1` (the median it reports), and times the PyTorch peer on the
 same tensors in this process (median of N calls after 3 warm-up calls;
-OPENBLAS_CORETYPE=SkylakeX, one thread). Where eager PyTorch has several
-reasonable forms of the op, each is timed and the fastest is the peer.
-The outputs of lctx-run are compared with the peer's (column "check").
+OPENBLAS_CORETYPE=SkylakeX, one thread). The two sides alternate for
+--rounds rounds, so that both see the same machine load, and the median
+round counts. Where eager PyTorch has several reasonable forms of the op,
+each is timed and the fastest is the peer. The outputs of lctx-run are
+compared with the peer's (column "check"); the last column is the 1-minute
+load average after the case.
 
 ratio = torch ms / lctx ms (> 1: lctx is faster); target: 1x for the norms,
 embedding, RoPE, patch and memory retrieve/update/gate ops, 2x for
 attention (lctx.memory.attention), CEMA (lctx.cema.timestep_norm) and
 routing ops (lctx.route.*).
 
-usage: bench/ops/suite.py [--build-dir DIR] [--repeat N] [--only NAME ...]
-                          [--markdown] [--no-check]
+usage: bench/ops/suite.py [--build-dir DIR] [--repeat N] [--rounds R]
+                          [--only NAME ...] [--markdown] [--no-check]
 """
 import argparse
 import ctypes
@@ -27,6 +30,7 @@ import json
 import math
 import os
 import re
+import statistics
 import struct
 import subprocess
 import sys
@@ -473,11 +477,15 @@ def rand(*shape):
 # Driver
 #===------------------------------------------------------------------------===#
 
-def run_lctx(build_dir, name, inputs_path, out_path, workdir, repeat):
+def compile_lctx(build_dir, name, workdir):
     art = os.path.join(workdir, name + ".lctx")
     subprocess.run([os.path.join(build_dir, "bin", "lctx-compile"), "--quiet",
                     os.path.join(HERE, "suite", name + ".mlir"), "-o", art],
                    check=True)
+    return art
+
+
+def run_lctx(build_dir, art, inputs_path, out_path, repeat):
     cmd = [os.path.join(build_dir, "bin", "lctx-run"), art, "--inputs",
            inputs_path, "--repeat", str(repeat), "--threads", "1"]
     if out_path:
@@ -515,6 +523,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternate lctx and torch this many times per case, "
+                    "each round timing --repeat calls of each side, so that "
+                    "both see the same machine load; the median of the "
+                    "rounds' medians counts")
     ap.add_argument("--only", nargs="*", help="case names to run")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--no-check", action="store_true",
@@ -537,9 +550,16 @@ def main():
                 workdir, name + ".out.safetensors")
             write_safetensors(in_path, inputs)
             repeat = min(args.repeat, MAX_REPEAT.get(name, args.repeat))
-            lctx_ms = run_lctx(args.build_dir, name, in_path, out_path,
-                               workdir, repeat)
-            times = {form: time_torch(fn, repeat) for form, fn in forms}
+            art = compile_lctx(args.build_dir, name, workdir)
+            lctx_rounds, torch_rounds = [], {form: [] for form, _ in forms}
+            for r in range(max(1, args.rounds)):
+                lctx_rounds.append(run_lctx(args.build_dir, art, in_path,
+                                            out_path if r == 0 else None,
+                                            repeat))
+                for form, fn in forms:
+                    torch_rounds[form].append(time_torch(fn, repeat))
+            lctx_ms = statistics.median(lctx_rounds)
+            times = {form: statistics.median(t) for form, t in torch_rounds.items()}
             best = min(times, key=times.get)
             check = "-"
             if out_path:
@@ -567,11 +587,13 @@ def main():
               % (r[0], r[1], r[2], r[3], r[4], r[5], r[6], peer, r[9], r[10]))
     met = sum(1 for r in rows if r[4] >= r[5])
     print()
-    print("%d of %d targets met. Median of %d runs each (%s), 1 thread (lctx-run "
+    print("%d of %d targets met. Per side and case: %d rounds, lctx and torch "
+          "alternating, each the median of %d runs (%s); the median round "
+          "counts. 1 thread (lctx-run "
           "--threads 1; torch %s, OPENBLAS_CORETYPE=%s); ratio = torch / lctx. "
           "Load average (1 min) %.1f at start, %.1f at end, on %d cores."
-          % (met, len(rows), args.repeat, ", ".join(
-              "%s %d" % kv for kv in MAX_REPEAT.items()), torch.__version__,
+          % (met, len(rows), max(1, args.rounds), args.repeat, ", ".join(
+              "%s at most %d" % kv for kv in MAX_REPEAT.items()), torch.__version__,
              os.environ["OPENBLAS_CORETYPE"], load0[0], load1[0],
              os.cpu_count()))
 
