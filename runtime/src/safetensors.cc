@@ -189,6 +189,10 @@ lctxrt_status_t HeaderValidator::validateTensor(const std::string &name,
   if (name.find('\0') != std::string::npos)
     return fileError(LCTXRT_FORMAT_ERROR, "tensor name " + json::quote(name) +
                                               " contains a NUL character");
+  // lctxrt_safetensors_write refuses empty names, and no manifest argument
+  // can bind one: a file that has one is not one lctxrt can round-trip.
+  if (name.empty())
+    return fileError(LCTXRT_FORMAT_ERROR, "a tensor has an empty name");
   out.name = name;
   if (!entry.isObject())
     return formatError("entry is " + json::describe(entry) + ", expected an object");
