@@ -10,8 +10,10 @@
 // contents of one file. Every path the parsed options name is redirected to
 // files the target controls: the artifact to one of the test artifacts
 // (`model` picks model.lctx, anything else axpy.lctx), --weights `@` and
-// every --input / --inputs file to the fuzzed file, other --weights to the
-// test weights, --output to a scratch file. The test artifacts come from
+// every --input / --inputs / --state-in / --score file to the fuzzed file,
+// other --weights to the test weights, --output and --state-out to scratch
+// files; generation is capped at 64 bytes, --repeat at 2. lctx-run's code
+// runs in a scratch directory. The test artifacts come from
 // lctxrt-make-test-artifacts in $LCTX_FUZZ_ARTIFACTS (scripts/fuzz writes
 // them).
 //
@@ -120,15 +122,34 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     input.second = file.path();
   if (!options.inputsFile.empty())
     options.inputsFile = file.path();
-  std::string output;
+  if (!options.stateIn.empty())
+    options.stateIn = file.path();
+  if (!options.scoreFile.empty())
+    options.scoreFile = file.path();
+  std::vector<std::string> written;
   if (!options.output.empty())
-    options.output = output = scratchDir() + "/out.safetensors";
+    written.push_back(options.output = scratchDir() + "/out.safetensors");
+  if (!options.stateOut.empty())
+    written.push_back(options.stateOut = scratchDir() + "/state.safetensors");
   options.repeat = std::min<size_t>(options.repeat, 2);
+  options.gen.count = std::min<size_t>(options.gen.count, 64);
+  // Any path option this target does not redirect stays relative to the
+  // scratch directory while lctx-run's code runs.
+  static const std::string home = [] {
+    char *cwd = ::getcwd(nullptr, 0);
+    std::string path = cwd ? cwd : "/";
+    std::free(cwd);
+    return path;
+  }();
+  if (::chdir(scratchDir().c_str()) != 0)
+    lctx::fuzz::fail("cannot enter " + scratchDir());
   if (options.info)
     printInfo(artifact);
   else
     run(options, artifact);
-  if (!output.empty())
-    ::unlink(output.c_str());
+  for (const std::string &path : written)
+    ::unlink(path.c_str());
+  if (::chdir(home.c_str()) != 0)
+    lctx::fuzz::fail("cannot return to " + home);
   return 0;
 }
