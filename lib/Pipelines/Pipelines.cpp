@@ -34,7 +34,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -155,6 +159,50 @@ struct ForwardOutParamsPass
   }
 };
 
+/// Elementwise fusion on tensors, as upstream's linalg-fuse-elementwise-ops
+/// (producers with one use fuse into their consumers; reshapes fold by
+/// expansion), except that nothing fuses into a contraction-like consumer
+/// (reduction loops and two or more inputs): a matmul whose body computes
+/// max(x, 0) * w would no longer be a plain multiply-add for
+/// lctx-cpu-contraction-codegen, and would recompute the activation for
+/// every output column.
+struct FuseElementwisePass
+    : PassWrapper<FuseElementwisePass, OperationPass<>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FuseElementwisePass)
+  StringRef getArgument() const final { return "lctx-fuse-elementwise"; }
+  StringRef getDescription() const final {
+    return "Fuse elementwise linalg ops, keeping contractions pure";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<linalg::LinalgDialect, tensor::TensorDialect,
+                    affine::AffineDialect>();
+  }
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    linalg::ControlFusionFn control = [](OpOperand *fused) {
+      Operation *producer = fused->get().getDefiningOp();
+      if (!producer || !producer->hasOneUse())
+        return false;
+      auto consumer = dyn_cast<linalg::LinalgOp>(fused->getOwner());
+      return !(consumer && consumer.getNumReductionLoops() > 0 &&
+               consumer.getNumDpsInputs() >= 2);
+    };
+    RewritePatternSet patterns(ctx);
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
+    affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+    linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
+        patterns);
+    linalg::populateConstantFoldLinalgOperations(patterns, control);
+    if (failed(applyPatternsAndFoldGreedily(getOperation(),
+                                            std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
 bool convertAllFunctions(func::FuncOp *) { return true; }
 
 /// convert-scf-to-openmp wraps each parallel body in memref.alloca_scope,
@@ -206,7 +254,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   // lctx -> linalg on tensors, fused.
   pm.addPass(createConvertLCtxToLinalgPass());
   pm.addPass(createConvertElementwiseToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(std::make_unique<FuseElementwisePass>());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
@@ -284,6 +332,7 @@ void lctx::registerLCtxPipelines() {
   registerCPUContractionCodegenPass();
   registerCPUGenericVectorizePass();
   registerTransferWriteGuardPasses();
+  PassRegistration<FuseElementwisePass>();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "

@@ -22,18 +22,19 @@ def switch_ffn(w, pre, x, c, act, dropless):
     probs = torch.softmax(x @ w[pre + ".router"], -1)
     gate, expert = probs.max(-1)
     cap = s if dropless else max(1, math.floor(s * c["capacity_factor"] / e))
+    # Position of each token in its expert's queue (sequence order, per row).
+    onehot = torch.nn.functional.one_hot(expert, e)
+    position = ((onehot.cumsum(1) - 1) * onehot).sum(-1)
+    kept = position < cap
     y = torch.zeros_like(x)
-    for bi in range(b):
-        seen = [0] * e
-        for t in range(s):
-            ei = int(expert[bi, t])
-            if seen[ei] >= cap:
-                continue
-            seen[ei] += 1
-            hdn = x[bi, t] @ w[pre + ".w_in"][ei]
-            hdn = torch.relu(hdn) if act == "relu" else \
-                torch.nn.functional.gelu(hdn)
-            y[bi, t] = gate[bi, t] * (hdn @ w[pre + ".w_out"][ei])
+    for ei in range(e):
+        sel = (expert == ei) & kept
+        if not sel.any():
+            continue
+        hdn = x[sel] @ w[pre + ".w_in"][ei]
+        hdn = torch.relu(hdn) if act == "relu" else \
+            torch.nn.functional.gelu(hdn)
+        y[sel] = gate[sel][:, None] * (hdn @ w[pre + ".w_out"][ei])
     return y
 
 
