@@ -312,57 +312,61 @@ module attributes {lctx.model = {arch = "infini", decode = "token", vocab = 256 
       %a3: tensor<1x4x64x64xf32> {lctx.state = "layers.0.memory"},
       %a4: tensor<1x4x64xf32> {lctx.state = "layers.0.norm"},
       %a5: tensor<1x4x128x64xf32> {lctx.state = "layers.0.k"},
-      %a6: tensor<1x4x128x64xf32> {lctx.state = "layers.0.v"},
-      %a7: tensor<256xf32> {lctx.weight = "layers.0.norm1"},
-      %a8: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wq"},
-      %a9: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wk"},
-      %a10: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wv"},
-      %a11: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wo"},
-      %a12: tensor<256xf32> {lctx.weight = "layers.0.norm2"},
-      %a13: tensor<256x1024xf32> {lctx.weight = "layers.0.ffn.w_in"},
-      %a14: tensor<1024x256xf32> {lctx.weight = "layers.0.ffn.w_out"},
-      %a15: tensor<4xf32> {lctx.weight = "layers.0.attn.beta"},
-      %a16: tensor<1x4x64x64xf32> {lctx.state = "layers.1.memory"},
-      %a17: tensor<1x4x64xf32> {lctx.state = "layers.1.norm"},
-      %a18: tensor<1x4x128x64xf32> {lctx.state = "layers.1.k"},
-      %a19: tensor<1x4x128x64xf32> {lctx.state = "layers.1.v"},
-      %a20: tensor<256xf32> {lctx.weight = "layers.1.norm1"},
-      %a21: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wq"},
-      %a22: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wk"},
-      %a23: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wv"},
-      %a24: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wo"},
-      %a25: tensor<256xf32> {lctx.weight = "layers.1.norm2"},
-      %a26: tensor<256x1024xf32> {lctx.weight = "layers.1.ffn.w_in"},
-      %a27: tensor<1024x256xf32> {lctx.weight = "layers.1.ffn.w_out"},
-      %a28: tensor<4xf32> {lctx.weight = "layers.1.attn.beta"},
-      %a29: tensor<1x4x64x64xf32> {lctx.state = "layers.2.memory"},
-      %a30: tensor<1x4x64xf32> {lctx.state = "layers.2.norm"},
-      %a31: tensor<1x4x128x64xf32> {lctx.state = "layers.2.k"},
-      %a32: tensor<1x4x128x64xf32> {lctx.state = "layers.2.v"},
-      %a33: tensor<256xf32> {lctx.weight = "layers.2.norm1"},
-      %a34: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wq"},
-      %a35: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wk"},
-      %a36: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wv"},
-      %a37: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wo"},
-      %a38: tensor<256xf32> {lctx.weight = "layers.2.norm2"},
-      %a39: tensor<256x1024xf32> {lctx.weight = "layers.2.ffn.w_in"},
-      %a40: tensor<1024x256xf32> {lctx.weight = "layers.2.ffn.w_out"},
-      %a41: tensor<4xf32> {lctx.weight = "layers.2.attn.beta"},
-      %a42: tensor<1x4x64x64xf32> {lctx.state = "layers.3.memory"},
-      %a43: tensor<1x4x64xf32> {lctx.state = "layers.3.norm"},
-      %a44: tensor<1x4x128x64xf32> {lctx.state = "layers.3.k"},
-      %a45: tensor<1x4x128x64xf32> {lctx.state = "layers.3.v"},
-      %a46: tensor<256xf32> {lctx.weight = "layers.3.norm1"},
-      %a47: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wq"},
-      %a48: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wk"},
-      %a49: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wv"},
-      %a50: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wo"},
-      %a51: tensor<256xf32> {lctx.weight = "layers.3.norm2"},
-      %a52: tensor<256x1024xf32> {lctx.weight = "layers.3.ffn.w_in"},
-      %a53: tensor<1024x256xf32> {lctx.weight = "layers.3.ffn.w_out"},
-      %a54: tensor<4xf32> {lctx.weight = "layers.3.attn.beta"},
-      %a55: tensor<256xf32> {lctx.weight = "norm"})
-      -> (tensor<1x1x256xf32> {lctx.output = "logits"}, tensor<1xi64> {lctx.state = "pos"}, tensor<1x4x64x64xf32> {lctx.state = "layers.0.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.0.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.0.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.0.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.1.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.1.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.1.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.1.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.2.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.2.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.2.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.2.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.3.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.3.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.3.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.3.v"}) {
+      %a6: tensor<1x4x128x64xf32> {lctx.state = "layers.0.k_rotated"},
+      %a7: tensor<1x4x128x64xf32> {lctx.state = "layers.0.v"},
+      %a8: tensor<256xf32> {lctx.weight = "layers.0.norm1"},
+      %a9: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wq"},
+      %a10: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wk"},
+      %a11: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wv"},
+      %a12: tensor<256x256xf32> {lctx.weight = "layers.0.attn.wo"},
+      %a13: tensor<256xf32> {lctx.weight = "layers.0.norm2"},
+      %a14: tensor<256x1024xf32> {lctx.weight = "layers.0.ffn.w_in"},
+      %a15: tensor<1024x256xf32> {lctx.weight = "layers.0.ffn.w_out"},
+      %a16: tensor<4xf32> {lctx.weight = "layers.0.attn.beta"},
+      %a17: tensor<1x4x64x64xf32> {lctx.state = "layers.1.memory"},
+      %a18: tensor<1x4x64xf32> {lctx.state = "layers.1.norm"},
+      %a19: tensor<1x4x128x64xf32> {lctx.state = "layers.1.k"},
+      %a20: tensor<1x4x128x64xf32> {lctx.state = "layers.1.k_rotated"},
+      %a21: tensor<1x4x128x64xf32> {lctx.state = "layers.1.v"},
+      %a22: tensor<256xf32> {lctx.weight = "layers.1.norm1"},
+      %a23: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wq"},
+      %a24: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wk"},
+      %a25: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wv"},
+      %a26: tensor<256x256xf32> {lctx.weight = "layers.1.attn.wo"},
+      %a27: tensor<256xf32> {lctx.weight = "layers.1.norm2"},
+      %a28: tensor<256x1024xf32> {lctx.weight = "layers.1.ffn.w_in"},
+      %a29: tensor<1024x256xf32> {lctx.weight = "layers.1.ffn.w_out"},
+      %a30: tensor<4xf32> {lctx.weight = "layers.1.attn.beta"},
+      %a31: tensor<1x4x64x64xf32> {lctx.state = "layers.2.memory"},
+      %a32: tensor<1x4x64xf32> {lctx.state = "layers.2.norm"},
+      %a33: tensor<1x4x128x64xf32> {lctx.state = "layers.2.k"},
+      %a34: tensor<1x4x128x64xf32> {lctx.state = "layers.2.k_rotated"},
+      %a35: tensor<1x4x128x64xf32> {lctx.state = "layers.2.v"},
+      %a36: tensor<256xf32> {lctx.weight = "layers.2.norm1"},
+      %a37: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wq"},
+      %a38: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wk"},
+      %a39: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wv"},
+      %a40: tensor<256x256xf32> {lctx.weight = "layers.2.attn.wo"},
+      %a41: tensor<256xf32> {lctx.weight = "layers.2.norm2"},
+      %a42: tensor<256x1024xf32> {lctx.weight = "layers.2.ffn.w_in"},
+      %a43: tensor<1024x256xf32> {lctx.weight = "layers.2.ffn.w_out"},
+      %a44: tensor<4xf32> {lctx.weight = "layers.2.attn.beta"},
+      %a45: tensor<1x4x64x64xf32> {lctx.state = "layers.3.memory"},
+      %a46: tensor<1x4x64xf32> {lctx.state = "layers.3.norm"},
+      %a47: tensor<1x4x128x64xf32> {lctx.state = "layers.3.k"},
+      %a48: tensor<1x4x128x64xf32> {lctx.state = "layers.3.k_rotated"},
+      %a49: tensor<1x4x128x64xf32> {lctx.state = "layers.3.v"},
+      %a50: tensor<256xf32> {lctx.weight = "layers.3.norm1"},
+      %a51: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wq"},
+      %a52: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wk"},
+      %a53: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wv"},
+      %a54: tensor<256x256xf32> {lctx.weight = "layers.3.attn.wo"},
+      %a55: tensor<256xf32> {lctx.weight = "layers.3.norm2"},
+      %a56: tensor<256x1024xf32> {lctx.weight = "layers.3.ffn.w_in"},
+      %a57: tensor<1024x256xf32> {lctx.weight = "layers.3.ffn.w_out"},
+      %a58: tensor<4xf32> {lctx.weight = "layers.3.attn.beta"},
+      %a59: tensor<256xf32> {lctx.weight = "norm"})
+      -> (tensor<1x1x256xf32> {lctx.output = "logits"}, tensor<1xi64> {lctx.state = "pos"}, tensor<1x4x64x64xf32> {lctx.state = "layers.0.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.0.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.0.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.0.k_rotated"}, tensor<1x4x128x64xf32> {lctx.state = "layers.0.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.1.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.1.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.1.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.1.k_rotated"}, tensor<1x4x128x64xf32> {lctx.state = "layers.1.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.2.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.2.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.2.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.2.k_rotated"}, tensor<1x4x128x64xf32> {lctx.state = "layers.2.v"}, tensor<1x4x64x64xf32> {lctx.state = "layers.3.memory"}, tensor<1x4x64xf32> {lctx.state = "layers.3.norm"}, tensor<1x4x128x64xf32> {lctx.state = "layers.3.k"}, tensor<1x4x128x64xf32> {lctx.state = "layers.3.k_rotated"}, tensor<1x4x128x64xf32> {lctx.state = "layers.3.v"}) {
     %c1 = arith.constant 0 : index
     %p2 = tensor.extract %a2[%c1] : tensor<1xi64>
     %p3 = arith.index_cast %p2 : i64 to index
@@ -370,189 +374,201 @@ module attributes {lctx.model = {arch = "infini", decode = "token", vocab = 256 
     %p5 = arith.remsi %p2, %c4 : i64
     %p6 = arith.index_cast %p5 : i64 to index
     %v7 = lctx.embedding %a1, %a0 : tensor<256x256xf32>, tensor<1x1xi32>
-    %v8 = lctx.rms_norm %v7, %a7 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v9 = lctx.linear %v8, %a8 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v8 = lctx.rms_norm %v7, %a8 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v9 = lctx.linear %v8, %a9 : tensor<1x1x256xf32>, tensor<256x256xf32>
     %v10 = tensor.expand_shape %v9 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
     %v11 = tensor.empty() : tensor<1x4x1x64xf32>
     %v12 = linalg.transpose ins(%v10 : tensor<1x1x4x64xf32>) outs(%v11 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v13 = lctx.linear %v8, %a9 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v13 = lctx.linear %v8, %a10 : tensor<1x1x256xf32>, tensor<256x256xf32>
     %v14 = tensor.expand_shape %v13 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
     %v15 = tensor.empty() : tensor<1x4x1x64xf32>
     %v16 = linalg.transpose ins(%v14 : tensor<1x1x4x64xf32>) outs(%v15 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v17 = lctx.linear %v8, %a10 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v17 = lctx.linear %v8, %a11 : tensor<1x1x256xf32>, tensor<256x256xf32>
     %v18 = tensor.expand_shape %v17 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
     %v19 = tensor.empty() : tensor<1x4x1x64xf32>
     %v20 = linalg.transpose ins(%v18 : tensor<1x1x4x64xf32>) outs(%v19 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
     %v21 = tensor.insert_slice %v16 into %a5[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v22 = tensor.insert_slice %v20 into %a6[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v23 = tensor.empty() : tensor<1x1xi64>
-    %v24 = linalg.fill ins(%p5 : i64) outs(%v23 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v25 = tensor.empty() : tensor<1x128xi64>
-    %c27 = arith.constant -1 : i64
-    %kp26 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v25 : tensor<1x128xi64>) {
+    %v22 = tensor.empty() : tensor<1x1xi64>
+    %v23 = linalg.fill ins(%p5 : i64) outs(%v22 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v24 = tensor.empty() : tensor<1x128xi64>
+    %c26 = arith.constant -1 : i64
+    %kp25 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v24 : tensor<1x128xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p5 : i64
-        %kpos = arith.select %seen, %j64, %c27 : i64
+        %kpos = arith.select %seen, %j64, %c26 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x128xi64>
-    %v28 = lctx.attention %v12, %v21, %v22 positions(%v24, %kp26) {rope_theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
-    %v29 = lctx.memory.retrieve %v12, %a3, %a4 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-    %v30 = lctx.memory.gate %v29, %v28, %a15 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
-    %c31 = arith.constant 127 : i64
-    %b32 = arith.cmpi eq, %p5, %c31 : i64
-    %mz33:2 = scf.if %b32 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
-      %u34:2 = lctx.memory.update linear %v21, %v22, %a3, %a4 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-      scf.yield %u34#0, %u34#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v27 = lctx.rope %v12, %v23 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v28 = lctx.rope %v16, %v23 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v29 = tensor.insert_slice %v28 into %a6[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v30 = tensor.insert_slice %v20 into %a7[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v31 = lctx.attention %v27, %v29, %v30 positions(%v23, %kp25) : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
+    %v32 = lctx.memory.retrieve %v12, %a3, %a4 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v33 = lctx.memory.gate %v32, %v31, %a16 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
+    %c34 = arith.constant 127 : i64
+    %b35 = arith.cmpi eq, %p5, %c34 : i64
+    %mz36:2 = scf.if %b35 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
+      %u37:2 = lctx.memory.update linear %v21, %v30, %a3, %a4 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %u37#0, %u37#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     } else {
       scf.yield %a3, %a4 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     }
-    %v35 = tensor.empty() : tensor<1x1x4x64xf32>
-    %v36 = linalg.transpose ins(%v30 : tensor<1x4x1x64xf32>) outs(%v35 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
-    %v37 = tensor.collapse_shape %v36 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
-    %v38 = lctx.linear %v37, %a11 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v39 = arith.addf %v7, %v38 : tensor<1x1x256xf32>
-    %v40 = lctx.rms_norm %v39, %a12 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v41 = lctx.ffn gelu %v40, %a13, %a14 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
-    %v42 = arith.addf %v39, %v41 : tensor<1x1x256xf32>
-    %v43 = lctx.rms_norm %v42, %a20 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v44 = lctx.linear %v43, %a21 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v45 = tensor.expand_shape %v44 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v46 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v47 = linalg.transpose ins(%v45 : tensor<1x1x4x64xf32>) outs(%v46 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v48 = lctx.linear %v43, %a22 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v49 = tensor.expand_shape %v48 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v50 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v51 = linalg.transpose ins(%v49 : tensor<1x1x4x64xf32>) outs(%v50 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v52 = lctx.linear %v43, %a23 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v53 = tensor.expand_shape %v52 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v54 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v55 = linalg.transpose ins(%v53 : tensor<1x1x4x64xf32>) outs(%v54 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v56 = tensor.insert_slice %v51 into %a18[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v57 = tensor.insert_slice %v55 into %a19[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v58 = tensor.empty() : tensor<1x1xi64>
-    %v59 = linalg.fill ins(%p5 : i64) outs(%v58 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v60 = tensor.empty() : tensor<1x128xi64>
-    %kp61 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v60 : tensor<1x128xi64>) {
+    %v38 = tensor.empty() : tensor<1x1x4x64xf32>
+    %v39 = linalg.transpose ins(%v33 : tensor<1x4x1x64xf32>) outs(%v38 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
+    %v40 = tensor.collapse_shape %v39 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
+    %v41 = lctx.linear %v40, %a12 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v42 = arith.addf %v7, %v41 : tensor<1x1x256xf32>
+    %v43 = lctx.rms_norm %v42, %a13 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v44 = lctx.ffn gelu %v43, %a14, %a15 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
+    %v45 = arith.addf %v42, %v44 : tensor<1x1x256xf32>
+    %v46 = lctx.rms_norm %v45, %a22 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v47 = lctx.linear %v46, %a23 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v48 = tensor.expand_shape %v47 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v49 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v50 = linalg.transpose ins(%v48 : tensor<1x1x4x64xf32>) outs(%v49 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v51 = lctx.linear %v46, %a24 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v52 = tensor.expand_shape %v51 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v53 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v54 = linalg.transpose ins(%v52 : tensor<1x1x4x64xf32>) outs(%v53 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v55 = lctx.linear %v46, %a25 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v56 = tensor.expand_shape %v55 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v57 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v58 = linalg.transpose ins(%v56 : tensor<1x1x4x64xf32>) outs(%v57 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v59 = tensor.insert_slice %v54 into %a19[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v60 = tensor.empty() : tensor<1x1xi64>
+    %v61 = linalg.fill ins(%p5 : i64) outs(%v60 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v62 = tensor.empty() : tensor<1x128xi64>
+    %kp63 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v62 : tensor<1x128xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p5 : i64
-        %kpos = arith.select %seen, %j64, %c27 : i64
+        %kpos = arith.select %seen, %j64, %c26 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x128xi64>
-    %v62 = lctx.attention %v47, %v56, %v57 positions(%v59, %kp61) {rope_theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
-    %v63 = lctx.memory.retrieve %v47, %a16, %a17 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-    %v64 = lctx.memory.gate %v63, %v62, %a28 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
-    %b65 = arith.cmpi eq, %p5, %c31 : i64
-    %mz66:2 = scf.if %b65 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
-      %u67:2 = lctx.memory.update linear %v56, %v57, %a16, %a17 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-      scf.yield %u67#0, %u67#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v64 = lctx.rope %v50, %v61 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v65 = lctx.rope %v54, %v61 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v66 = tensor.insert_slice %v65 into %a20[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v67 = tensor.insert_slice %v58 into %a21[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v68 = lctx.attention %v64, %v66, %v67 positions(%v61, %kp63) : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
+    %v69 = lctx.memory.retrieve %v50, %a17, %a18 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v70 = lctx.memory.gate %v69, %v68, %a30 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
+    %b71 = arith.cmpi eq, %p5, %c34 : i64
+    %mz72:2 = scf.if %b71 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
+      %u73:2 = lctx.memory.update linear %v59, %v67, %a17, %a18 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %u73#0, %u73#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     } else {
-      scf.yield %a16, %a17 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %a17, %a18 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     }
-    %v68 = tensor.empty() : tensor<1x1x4x64xf32>
-    %v69 = linalg.transpose ins(%v64 : tensor<1x4x1x64xf32>) outs(%v68 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
-    %v70 = tensor.collapse_shape %v69 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
-    %v71 = lctx.linear %v70, %a24 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v72 = arith.addf %v42, %v71 : tensor<1x1x256xf32>
-    %v73 = lctx.rms_norm %v72, %a25 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v74 = lctx.ffn gelu %v73, %a26, %a27 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
-    %v75 = arith.addf %v72, %v74 : tensor<1x1x256xf32>
-    %v76 = lctx.rms_norm %v75, %a33 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v77 = lctx.linear %v76, %a34 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v78 = tensor.expand_shape %v77 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v79 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v80 = linalg.transpose ins(%v78 : tensor<1x1x4x64xf32>) outs(%v79 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v81 = lctx.linear %v76, %a35 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v82 = tensor.expand_shape %v81 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v83 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v84 = linalg.transpose ins(%v82 : tensor<1x1x4x64xf32>) outs(%v83 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v85 = lctx.linear %v76, %a36 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v86 = tensor.expand_shape %v85 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v87 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v88 = linalg.transpose ins(%v86 : tensor<1x1x4x64xf32>) outs(%v87 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v89 = tensor.insert_slice %v84 into %a31[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v90 = tensor.insert_slice %v88 into %a32[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v91 = tensor.empty() : tensor<1x1xi64>
-    %v92 = linalg.fill ins(%p5 : i64) outs(%v91 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v93 = tensor.empty() : tensor<1x128xi64>
-    %kp94 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v93 : tensor<1x128xi64>) {
+    %v74 = tensor.empty() : tensor<1x1x4x64xf32>
+    %v75 = linalg.transpose ins(%v70 : tensor<1x4x1x64xf32>) outs(%v74 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
+    %v76 = tensor.collapse_shape %v75 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
+    %v77 = lctx.linear %v76, %a26 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v78 = arith.addf %v45, %v77 : tensor<1x1x256xf32>
+    %v79 = lctx.rms_norm %v78, %a27 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v80 = lctx.ffn gelu %v79, %a28, %a29 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
+    %v81 = arith.addf %v78, %v80 : tensor<1x1x256xf32>
+    %v82 = lctx.rms_norm %v81, %a36 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v83 = lctx.linear %v82, %a37 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v84 = tensor.expand_shape %v83 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v85 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v86 = linalg.transpose ins(%v84 : tensor<1x1x4x64xf32>) outs(%v85 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v87 = lctx.linear %v82, %a38 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v88 = tensor.expand_shape %v87 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v89 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v90 = linalg.transpose ins(%v88 : tensor<1x1x4x64xf32>) outs(%v89 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v91 = lctx.linear %v82, %a39 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v92 = tensor.expand_shape %v91 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v93 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v94 = linalg.transpose ins(%v92 : tensor<1x1x4x64xf32>) outs(%v93 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v95 = tensor.insert_slice %v90 into %a33[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v96 = tensor.empty() : tensor<1x1xi64>
+    %v97 = linalg.fill ins(%p5 : i64) outs(%v96 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v98 = tensor.empty() : tensor<1x128xi64>
+    %kp99 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v98 : tensor<1x128xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p5 : i64
-        %kpos = arith.select %seen, %j64, %c27 : i64
+        %kpos = arith.select %seen, %j64, %c26 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x128xi64>
-    %v95 = lctx.attention %v80, %v89, %v90 positions(%v92, %kp94) {rope_theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
-    %v96 = lctx.memory.retrieve %v80, %a29, %a30 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-    %v97 = lctx.memory.gate %v96, %v95, %a41 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
-    %b98 = arith.cmpi eq, %p5, %c31 : i64
-    %mz99:2 = scf.if %b98 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
-      %u100:2 = lctx.memory.update linear %v89, %v90, %a29, %a30 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-      scf.yield %u100#0, %u100#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v100 = lctx.rope %v86, %v97 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v101 = lctx.rope %v90, %v97 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v102 = tensor.insert_slice %v101 into %a34[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v103 = tensor.insert_slice %v94 into %a35[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v104 = lctx.attention %v100, %v102, %v103 positions(%v97, %kp99) : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
+    %v105 = lctx.memory.retrieve %v86, %a31, %a32 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v106 = lctx.memory.gate %v105, %v104, %a44 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
+    %b107 = arith.cmpi eq, %p5, %c34 : i64
+    %mz108:2 = scf.if %b107 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
+      %u109:2 = lctx.memory.update linear %v95, %v103, %a31, %a32 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %u109#0, %u109#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     } else {
-      scf.yield %a29, %a30 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %a31, %a32 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     }
-    %v101 = tensor.empty() : tensor<1x1x4x64xf32>
-    %v102 = linalg.transpose ins(%v97 : tensor<1x4x1x64xf32>) outs(%v101 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
-    %v103 = tensor.collapse_shape %v102 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
-    %v104 = lctx.linear %v103, %a37 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v105 = arith.addf %v75, %v104 : tensor<1x1x256xf32>
-    %v106 = lctx.rms_norm %v105, %a38 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v107 = lctx.ffn gelu %v106, %a39, %a40 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
-    %v108 = arith.addf %v105, %v107 : tensor<1x1x256xf32>
-    %v109 = lctx.rms_norm %v108, %a46 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v110 = lctx.linear %v109, %a47 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v111 = tensor.expand_shape %v110 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v112 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v113 = linalg.transpose ins(%v111 : tensor<1x1x4x64xf32>) outs(%v112 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v114 = lctx.linear %v109, %a48 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v115 = tensor.expand_shape %v114 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v116 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v117 = linalg.transpose ins(%v115 : tensor<1x1x4x64xf32>) outs(%v116 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v118 = lctx.linear %v109, %a49 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v119 = tensor.expand_shape %v118 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
-    %v120 = tensor.empty() : tensor<1x4x1x64xf32>
-    %v121 = linalg.transpose ins(%v119 : tensor<1x1x4x64xf32>) outs(%v120 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
-    %v122 = tensor.insert_slice %v117 into %a44[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v123 = tensor.insert_slice %v121 into %a45[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
-    %v124 = tensor.empty() : tensor<1x1xi64>
-    %v125 = linalg.fill ins(%p5 : i64) outs(%v124 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v126 = tensor.empty() : tensor<1x128xi64>
-    %kp127 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v126 : tensor<1x128xi64>) {
+    %v110 = tensor.empty() : tensor<1x1x4x64xf32>
+    %v111 = linalg.transpose ins(%v106 : tensor<1x4x1x64xf32>) outs(%v110 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
+    %v112 = tensor.collapse_shape %v111 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
+    %v113 = lctx.linear %v112, %a40 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v114 = arith.addf %v81, %v113 : tensor<1x1x256xf32>
+    %v115 = lctx.rms_norm %v114, %a41 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v116 = lctx.ffn gelu %v115, %a42, %a43 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
+    %v117 = arith.addf %v114, %v116 : tensor<1x1x256xf32>
+    %v118 = lctx.rms_norm %v117, %a50 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v119 = lctx.linear %v118, %a51 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v120 = tensor.expand_shape %v119 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v121 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v122 = linalg.transpose ins(%v120 : tensor<1x1x4x64xf32>) outs(%v121 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v123 = lctx.linear %v118, %a52 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v124 = tensor.expand_shape %v123 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v125 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v126 = linalg.transpose ins(%v124 : tensor<1x1x4x64xf32>) outs(%v125 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v127 = lctx.linear %v118, %a53 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v128 = tensor.expand_shape %v127 [[0], [1], [2, 3]] output_shape [1, 1, 4, 64] : tensor<1x1x256xf32> into tensor<1x1x4x64xf32>
+    %v129 = tensor.empty() : tensor<1x4x1x64xf32>
+    %v130 = linalg.transpose ins(%v128 : tensor<1x1x4x64xf32>) outs(%v129 : tensor<1x4x1x64xf32>) permutation = [0, 2, 1, 3]
+    %v131 = tensor.insert_slice %v126 into %a47[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v132 = tensor.empty() : tensor<1x1xi64>
+    %v133 = linalg.fill ins(%p5 : i64) outs(%v132 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v134 = tensor.empty() : tensor<1x128xi64>
+    %kp135 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v134 : tensor<1x128xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p5 : i64
-        %kpos = arith.select %seen, %j64, %c27 : i64
+        %kpos = arith.select %seen, %j64, %c26 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x128xi64>
-    %v128 = lctx.attention %v113, %v122, %v123 positions(%v125, %kp127) {rope_theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
-    %v129 = lctx.memory.retrieve %v113, %a42, %a43 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-    %v130 = lctx.memory.gate %v129, %v128, %a54 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
-    %b131 = arith.cmpi eq, %p5, %c31 : i64
-    %mz132:2 = scf.if %b131 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
-      %u133:2 = lctx.memory.update linear %v122, %v123, %a42, %a43 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
-      scf.yield %u133#0, %u133#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v136 = lctx.rope %v122, %v133 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v137 = lctx.rope %v126, %v133 {theta = 10000.0 : f32} : tensor<1x4x1x64xf32>, tensor<1x1xi64>
+    %v138 = tensor.insert_slice %v137 into %a48[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v139 = tensor.insert_slice %v130 into %a49[%c1, %c1, %p6, %c1] [1, 4, 1, 64] [1, 1, 1, 1] : tensor<1x4x1x64xf32> into tensor<1x4x128x64xf32>
+    %v140 = lctx.attention %v136, %v138, %v139 positions(%v133, %kp135) : tensor<1x4x1x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x1xi64>, tensor<1x128xi64>
+    %v141 = lctx.memory.retrieve %v122, %a45, %a46 : tensor<1x4x1x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+    %v142 = lctx.memory.gate %v141, %v140, %a58 : tensor<1x4x1x64xf32>, tensor<1x4x1x64xf32>, tensor<4xf32>
+    %b143 = arith.cmpi eq, %p5, %c34 : i64
+    %mz144:2 = scf.if %b143 -> (tensor<1x4x64x64xf32>, tensor<1x4x64xf32>) {
+      %u145:2 = lctx.memory.update linear %v131, %v139, %a45, %a46 : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %u145#0, %u145#1 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     } else {
-      scf.yield %a42, %a43 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
+      scf.yield %a45, %a46 : tensor<1x4x64x64xf32>, tensor<1x4x64xf32>
     }
-    %v134 = tensor.empty() : tensor<1x1x4x64xf32>
-    %v135 = linalg.transpose ins(%v130 : tensor<1x4x1x64xf32>) outs(%v134 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
-    %v136 = tensor.collapse_shape %v135 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
-    %v137 = lctx.linear %v136, %a50 : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %v138 = arith.addf %v108, %v137 : tensor<1x1x256xf32>
-    %v139 = lctx.rms_norm %v138, %a51 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v140 = lctx.ffn gelu %v139, %a52, %a53 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
-    %v141 = arith.addf %v138, %v140 : tensor<1x1x256xf32>
-    %v142 = lctx.rms_norm %v141, %a55 : tensor<1x1x256xf32>, tensor<256xf32>
-    %v143 = lctx.linear %v142, %a1 {transpose_weight} : tensor<1x1x256xf32>, tensor<256x256xf32>
-    %c144 = arith.constant 1 : i64
-    %p145 = arith.addi %p2, %c144 : i64
-    %v146 = tensor.from_elements %p145 : tensor<1xi64>
-    return %v143, %v146, %mz33#0, %mz33#1, %v21, %v22, %mz66#0, %mz66#1, %v56, %v57, %mz99#0, %mz99#1, %v89, %v90, %mz132#0, %mz132#1, %v122, %v123 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>
+    %v146 = tensor.empty() : tensor<1x1x4x64xf32>
+    %v147 = linalg.transpose ins(%v142 : tensor<1x4x1x64xf32>) outs(%v146 : tensor<1x1x4x64xf32>) permutation = [0, 2, 1, 3]
+    %v148 = tensor.collapse_shape %v147 [[0], [1], [2, 3]] : tensor<1x1x4x64xf32> into tensor<1x1x256xf32>
+    %v149 = lctx.linear %v148, %a54 : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %v150 = arith.addf %v117, %v149 : tensor<1x1x256xf32>
+    %v151 = lctx.rms_norm %v150, %a55 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v152 = lctx.ffn gelu %v151, %a56, %a57 : tensor<1x1x256xf32>, tensor<256x1024xf32>, tensor<1024x256xf32>
+    %v153 = arith.addf %v150, %v152 : tensor<1x1x256xf32>
+    %v154 = lctx.rms_norm %v153, %a59 : tensor<1x1x256xf32>, tensor<256xf32>
+    %v155 = lctx.linear %v154, %a1 {transpose_weight} : tensor<1x1x256xf32>, tensor<256x256xf32>
+    %c156 = arith.constant 1 : i64
+    %p157 = arith.addi %p2, %c156 : i64
+    %v158 = tensor.from_elements %p157 : tensor<1xi64>
+    return %v155, %v158, %mz36#0, %mz36#1, %v21, %v29, %v30, %mz72#0, %mz72#1, %v59, %v66, %v67, %mz108#0, %mz108#1, %v95, %v102, %v103, %mz144#0, %mz144#1, %v131, %v138, %v139 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x64x64xf32>, tensor<1x4x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>
   }
 }

@@ -199,44 +199,44 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
     %v22 = tensor.expand_shape %v21 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
     %v23 = tensor.empty() : tensor<1x4x1x48xf32>
     %v24 = linalg.transpose ins(%v22 : tensor<1x1x4x48xf32>) outs(%v23 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
-    %v25 = tensor.insert_slice %v20 into %a4[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
-    %v26 = tensor.insert_slice %v24 into %a5[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
-    %v27 = tensor.empty() : tensor<1x1xi64>
-    %v28 = linalg.fill ins(%p2 : i64) outs(%v27 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v29 = tensor.empty() : tensor<1x32xi64>
-    %c31 = arith.constant -1 : i64
-    %kp30 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v29 : tensor<1x32xi64>) {
+    %v25 = tensor.empty() : tensor<1x1xi64>
+    %v26 = linalg.fill ins(%p2 : i64) outs(%v25 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v27 = tensor.empty() : tensor<1x32xi64>
+    %c29 = arith.constant -1 : i64
+    %kp28 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v27 : tensor<1x32xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c31 : i64
+        %kpos = arith.select %seen, %j64, %c29 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x32xi64>
-    %v32 = lctx.attention %v16, %v25, %v26 positions(%v28, %kp30) {rope_theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x1xi64>, tensor<1x32xi64>
-    %v33 = tensor.empty() : tensor<1x1x4x48xf32>
-    %v34 = linalg.transpose ins(%v32 : tensor<1x4x1x48xf32>) outs(%v33 : tensor<1x1x4x48xf32>) permutation = [0, 2, 1, 3]
-    %v35 = tensor.collapse_shape %v34 [[0], [1], [2, 3]] : tensor<1x1x4x48xf32> into tensor<1x1x192xf32>
-    %v36 = lctx.linear %v35, %a14 : tensor<1x1x192xf32>, tensor<192x192xf32>
-    %v37 = arith.addf %v11, %v36 : tensor<1x1x192xf32>
-    %v38 = lctx.rms_norm %v37, %a15 : tensor<1x1x192xf32>, tensor<192xf32>
-    %v39 = lctx.ffn gelu %v38, %a16, %a17 : tensor<1x1x192xf32>, tensor<192x384xf32>, tensor<384x192xf32>
-    %v40 = arith.addf %v37, %v39 : tensor<1x1x192xf32>
-    %v41 = lctx.rms_norm %v40, %a18 : tensor<1x1x192xf32>, tensor<192xf32>
-    %v42 = lctx.linear %v41, %a19 : tensor<1x1x192xf32>, tensor<192x192xf32>
-    %v43 = tensor.expand_shape %v42 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
-    %v44 = tensor.empty() : tensor<1x4x1x48xf32>
-    %v45 = linalg.transpose ins(%v43 : tensor<1x1x4x48xf32>) outs(%v44 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
-    %v46 = lctx.linear %v41, %a20 : tensor<1x1x192xf32>, tensor<192x192xf32>
-    %v47 = tensor.expand_shape %v46 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
-    %v48 = tensor.empty() : tensor<1x4x1x48xf32>
-    %v49 = linalg.transpose ins(%v47 : tensor<1x1x4x48xf32>) outs(%v48 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
-    %v50 = lctx.linear %v41, %a21 : tensor<1x1x192xf32>, tensor<192x192xf32>
-    %v51 = tensor.expand_shape %v50 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
-    %v52 = tensor.empty() : tensor<1x4x1x48xf32>
-    %v53 = linalg.transpose ins(%v51 : tensor<1x1x4x48xf32>) outs(%v52 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
-    %v54 = tensor.insert_slice %v49 into %a6[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
-    %v55 = tensor.insert_slice %v53 into %a7[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
+    %v30 = lctx.rope %v16, %v26 {theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x1xi64>
+    %v31 = lctx.rope %v20, %v26 {theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x1xi64>
+    %v32 = tensor.insert_slice %v31 into %a4[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
+    %v33 = tensor.insert_slice %v24 into %a5[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
+    %v34 = lctx.attention %v30, %v32, %v33 positions(%v26, %kp28) : tensor<1x4x1x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x1xi64>, tensor<1x32xi64>
+    %v35 = tensor.empty() : tensor<1x1x4x48xf32>
+    %v36 = linalg.transpose ins(%v34 : tensor<1x4x1x48xf32>) outs(%v35 : tensor<1x1x4x48xf32>) permutation = [0, 2, 1, 3]
+    %v37 = tensor.collapse_shape %v36 [[0], [1], [2, 3]] : tensor<1x1x4x48xf32> into tensor<1x1x192xf32>
+    %v38 = lctx.linear %v37, %a14 : tensor<1x1x192xf32>, tensor<192x192xf32>
+    %v39 = arith.addf %v11, %v38 : tensor<1x1x192xf32>
+    %v40 = lctx.rms_norm %v39, %a15 : tensor<1x1x192xf32>, tensor<192xf32>
+    %v41 = lctx.ffn gelu %v40, %a16, %a17 : tensor<1x1x192xf32>, tensor<192x384xf32>, tensor<384x192xf32>
+    %v42 = arith.addf %v39, %v41 : tensor<1x1x192xf32>
+    %v43 = lctx.rms_norm %v42, %a18 : tensor<1x1x192xf32>, tensor<192xf32>
+    %v44 = lctx.linear %v43, %a19 : tensor<1x1x192xf32>, tensor<192x192xf32>
+    %v45 = tensor.expand_shape %v44 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
+    %v46 = tensor.empty() : tensor<1x4x1x48xf32>
+    %v47 = linalg.transpose ins(%v45 : tensor<1x1x4x48xf32>) outs(%v46 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
+    %v48 = lctx.linear %v43, %a20 : tensor<1x1x192xf32>, tensor<192x192xf32>
+    %v49 = tensor.expand_shape %v48 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
+    %v50 = tensor.empty() : tensor<1x4x1x48xf32>
+    %v51 = linalg.transpose ins(%v49 : tensor<1x1x4x48xf32>) outs(%v50 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
+    %v52 = lctx.linear %v43, %a21 : tensor<1x1x192xf32>, tensor<192x192xf32>
+    %v53 = tensor.expand_shape %v52 [[0], [1], [2, 3]] output_shape [1, 1, 4, 48] : tensor<1x1x192xf32> into tensor<1x1x4x48xf32>
+    %v54 = tensor.empty() : tensor<1x4x1x48xf32>
+    %v55 = linalg.transpose ins(%v53 : tensor<1x1x4x48xf32>) outs(%v54 : tensor<1x4x1x48xf32>) permutation = [0, 2, 1, 3]
     %v56 = tensor.empty() : tensor<1x1xi64>
     %v57 = linalg.fill ins(%p2 : i64) outs(%v56 : tensor<1x1xi64>) -> tensor<1x1xi64>
     %v58 = tensor.empty() : tensor<1x32xi64>
@@ -245,25 +245,29 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c31 : i64
+        %kpos = arith.select %seen, %j64, %c29 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x32xi64>
-    %v60 = lctx.attention %v45, %v54, %v55 positions(%v57, %kp59) {rope_theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x1xi64>, tensor<1x32xi64>
-    %v61 = tensor.empty() : tensor<1x1x4x48xf32>
-    %v62 = linalg.transpose ins(%v60 : tensor<1x4x1x48xf32>) outs(%v61 : tensor<1x1x4x48xf32>) permutation = [0, 2, 1, 3]
-    %v63 = tensor.collapse_shape %v62 [[0], [1], [2, 3]] : tensor<1x1x4x48xf32> into tensor<1x1x192xf32>
-    %v64 = lctx.linear %v63, %a22 : tensor<1x1x192xf32>, tensor<192x192xf32>
-    %v65 = arith.addf %v40, %v64 : tensor<1x1x192xf32>
-    %v66 = lctx.rms_norm %v65, %a23 : tensor<1x1x192xf32>, tensor<192xf32>
-    %v67 = lctx.ffn gelu %v66, %a24, %a25 : tensor<1x1x192xf32>, tensor<192x384xf32>, tensor<384x192xf32>
-    %v68 = arith.addf %v65, %v67 : tensor<1x1x192xf32>
-    %v69 = lctx.rms_norm %v68, %a26 : tensor<1x1x192xf32>, tensor<192xf32>
-    %c70 = arith.constant 1 : i64
-    %p71 = arith.addi %p2, %c70 : i64
-    %v72 = tensor.from_elements %p71 : tensor<1xi64>
-    %v73 = tensor.collapse_shape %v69 [[0], [1, 2]] : tensor<1x1x192xf32> into tensor<1x192xf32>
-    %v74 = arith.constant dense<0> : tensor<1xi64>
-    return %v72, %v25, %v26, %v54, %v55, %v73, %v74 : tensor<1xi64>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x192xf32>, tensor<1xi64>
+    %v60 = lctx.rope %v47, %v57 {theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x1xi64>
+    %v61 = lctx.rope %v51, %v57 {theta = 10000.0 : f32} : tensor<1x4x1x48xf32>, tensor<1x1xi64>
+    %v62 = tensor.insert_slice %v61 into %a6[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
+    %v63 = tensor.insert_slice %v55 into %a7[%c1, %c1, %p3, %c1] [1, 4, 1, 48] [1, 1, 1, 1] : tensor<1x4x1x48xf32> into tensor<1x4x32x48xf32>
+    %v64 = lctx.attention %v60, %v62, %v63 positions(%v57, %kp59) : tensor<1x4x1x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x1xi64>, tensor<1x32xi64>
+    %v65 = tensor.empty() : tensor<1x1x4x48xf32>
+    %v66 = linalg.transpose ins(%v64 : tensor<1x4x1x48xf32>) outs(%v65 : tensor<1x1x4x48xf32>) permutation = [0, 2, 1, 3]
+    %v67 = tensor.collapse_shape %v66 [[0], [1], [2, 3]] : tensor<1x1x4x48xf32> into tensor<1x1x192xf32>
+    %v68 = lctx.linear %v67, %a22 : tensor<1x1x192xf32>, tensor<192x192xf32>
+    %v69 = arith.addf %v42, %v68 : tensor<1x1x192xf32>
+    %v70 = lctx.rms_norm %v69, %a23 : tensor<1x1x192xf32>, tensor<192xf32>
+    %v71 = lctx.ffn gelu %v70, %a24, %a25 : tensor<1x1x192xf32>, tensor<192x384xf32>, tensor<384x192xf32>
+    %v72 = arith.addf %v69, %v71 : tensor<1x1x192xf32>
+    %v73 = lctx.rms_norm %v72, %a26 : tensor<1x1x192xf32>, tensor<192xf32>
+    %c74 = arith.constant 1 : i64
+    %p75 = arith.addi %p2, %c74 : i64
+    %v76 = tensor.from_elements %p75 : tensor<1xi64>
+    %v77 = tensor.collapse_shape %v73 [[0], [1, 2]] : tensor<1x1x192xf32> into tensor<1x192xf32>
+    %v78 = arith.constant dense<0> : tensor<1xi64>
+    return %v76, %v32, %v33, %v62, %v63, %v77, %v78 : tensor<1xi64>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x4x32x48xf32>, tensor<1x192xf32>, tensor<1xi64>
   }
 
   func.func @decode_local(
@@ -322,44 +326,44 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
     %v25 = tensor.expand_shape %v24 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
     %v26 = tensor.empty() : tensor<1x4x1x24xf32>
     %v27 = linalg.transpose ins(%v25 : tensor<1x1x4x24xf32>) outs(%v26 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
-    %v28 = tensor.insert_slice %v23 into %a6[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
-    %v29 = tensor.insert_slice %v27 into %a7[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
-    %v30 = tensor.empty() : tensor<1x1xi64>
-    %v31 = linalg.fill ins(%p2 : i64) outs(%v30 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v32 = tensor.empty() : tensor<1x8xi64>
-    %c34 = arith.constant -1 : i64
-    %kp33 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v32 : tensor<1x8xi64>) {
+    %v28 = tensor.empty() : tensor<1x1xi64>
+    %v29 = linalg.fill ins(%p2 : i64) outs(%v28 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v30 = tensor.empty() : tensor<1x8xi64>
+    %c32 = arith.constant -1 : i64
+    %kp31 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v30 : tensor<1x8xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c34 : i64
+        %kpos = arith.select %seen, %j64, %c32 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x8xi64>
-    %v35 = lctx.attention %v19, %v28, %v29 positions(%v31, %kp33) {rope_theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x1xi64>, tensor<1x8xi64>
-    %v36 = tensor.empty() : tensor<1x1x4x24xf32>
-    %v37 = linalg.transpose ins(%v35 : tensor<1x4x1x24xf32>) outs(%v36 : tensor<1x1x4x24xf32>) permutation = [0, 2, 1, 3]
-    %v38 = tensor.collapse_shape %v37 [[0], [1], [2, 3]] : tensor<1x1x4x24xf32> into tensor<1x1x96xf32>
-    %v39 = lctx.linear %v38, %a14 : tensor<1x1x96xf32>, tensor<96x96xf32>
-    %v40 = arith.addf %v14, %v39 : tensor<1x1x96xf32>
-    %v41 = lctx.rms_norm %v40, %a15 : tensor<1x1x96xf32>, tensor<96xf32>
-    %v42 = lctx.ffn gelu %v41, %a16, %a17 : tensor<1x1x96xf32>, tensor<96x192xf32>, tensor<192x96xf32>
-    %v43 = arith.addf %v40, %v42 : tensor<1x1x96xf32>
-    %v44 = lctx.rms_norm %v43, %a18 : tensor<1x1x96xf32>, tensor<96xf32>
-    %v45 = lctx.linear %v44, %a19 : tensor<1x1x96xf32>, tensor<96x96xf32>
-    %v46 = tensor.expand_shape %v45 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
-    %v47 = tensor.empty() : tensor<1x4x1x24xf32>
-    %v48 = linalg.transpose ins(%v46 : tensor<1x1x4x24xf32>) outs(%v47 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
-    %v49 = lctx.linear %v44, %a20 : tensor<1x1x96xf32>, tensor<96x96xf32>
-    %v50 = tensor.expand_shape %v49 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
-    %v51 = tensor.empty() : tensor<1x4x1x24xf32>
-    %v52 = linalg.transpose ins(%v50 : tensor<1x1x4x24xf32>) outs(%v51 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
-    %v53 = lctx.linear %v44, %a21 : tensor<1x1x96xf32>, tensor<96x96xf32>
-    %v54 = tensor.expand_shape %v53 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
-    %v55 = tensor.empty() : tensor<1x4x1x24xf32>
-    %v56 = linalg.transpose ins(%v54 : tensor<1x1x4x24xf32>) outs(%v55 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
-    %v57 = tensor.insert_slice %v52 into %a8[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
-    %v58 = tensor.insert_slice %v56 into %a9[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
+    %v33 = lctx.rope %v19, %v29 {theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x1xi64>
+    %v34 = lctx.rope %v23, %v29 {theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x1xi64>
+    %v35 = tensor.insert_slice %v34 into %a6[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
+    %v36 = tensor.insert_slice %v27 into %a7[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
+    %v37 = lctx.attention %v33, %v35, %v36 positions(%v29, %kp31) : tensor<1x4x1x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x1xi64>, tensor<1x8xi64>
+    %v38 = tensor.empty() : tensor<1x1x4x24xf32>
+    %v39 = linalg.transpose ins(%v37 : tensor<1x4x1x24xf32>) outs(%v38 : tensor<1x1x4x24xf32>) permutation = [0, 2, 1, 3]
+    %v40 = tensor.collapse_shape %v39 [[0], [1], [2, 3]] : tensor<1x1x4x24xf32> into tensor<1x1x96xf32>
+    %v41 = lctx.linear %v40, %a14 : tensor<1x1x96xf32>, tensor<96x96xf32>
+    %v42 = arith.addf %v14, %v41 : tensor<1x1x96xf32>
+    %v43 = lctx.rms_norm %v42, %a15 : tensor<1x1x96xf32>, tensor<96xf32>
+    %v44 = lctx.ffn gelu %v43, %a16, %a17 : tensor<1x1x96xf32>, tensor<96x192xf32>, tensor<192x96xf32>
+    %v45 = arith.addf %v42, %v44 : tensor<1x1x96xf32>
+    %v46 = lctx.rms_norm %v45, %a18 : tensor<1x1x96xf32>, tensor<96xf32>
+    %v47 = lctx.linear %v46, %a19 : tensor<1x1x96xf32>, tensor<96x96xf32>
+    %v48 = tensor.expand_shape %v47 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
+    %v49 = tensor.empty() : tensor<1x4x1x24xf32>
+    %v50 = linalg.transpose ins(%v48 : tensor<1x1x4x24xf32>) outs(%v49 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
+    %v51 = lctx.linear %v46, %a20 : tensor<1x1x96xf32>, tensor<96x96xf32>
+    %v52 = tensor.expand_shape %v51 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
+    %v53 = tensor.empty() : tensor<1x4x1x24xf32>
+    %v54 = linalg.transpose ins(%v52 : tensor<1x1x4x24xf32>) outs(%v53 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
+    %v55 = lctx.linear %v46, %a21 : tensor<1x1x96xf32>, tensor<96x96xf32>
+    %v56 = tensor.expand_shape %v55 [[0], [1], [2, 3]] output_shape [1, 1, 4, 24] : tensor<1x1x96xf32> into tensor<1x1x4x24xf32>
+    %v57 = tensor.empty() : tensor<1x4x1x24xf32>
+    %v58 = linalg.transpose ins(%v56 : tensor<1x1x4x24xf32>) outs(%v57 : tensor<1x4x1x24xf32>) permutation = [0, 2, 1, 3]
     %v59 = tensor.empty() : tensor<1x1xi64>
     %v60 = linalg.fill ins(%p2 : i64) outs(%v59 : tensor<1x1xi64>) -> tensor<1x1xi64>
     %v61 = tensor.empty() : tensor<1x8xi64>
@@ -368,23 +372,27 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c34 : i64
+        %kpos = arith.select %seen, %j64, %c32 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x8xi64>
-    %v63 = lctx.attention %v48, %v57, %v58 positions(%v60, %kp62) {rope_theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x1xi64>, tensor<1x8xi64>
-    %v64 = tensor.empty() : tensor<1x1x4x24xf32>
-    %v65 = linalg.transpose ins(%v63 : tensor<1x4x1x24xf32>) outs(%v64 : tensor<1x1x4x24xf32>) permutation = [0, 2, 1, 3]
-    %v66 = tensor.collapse_shape %v65 [[0], [1], [2, 3]] : tensor<1x1x4x24xf32> into tensor<1x1x96xf32>
-    %v67 = lctx.linear %v66, %a22 : tensor<1x1x96xf32>, tensor<96x96xf32>
-    %v68 = arith.addf %v43, %v67 : tensor<1x1x96xf32>
-    %v69 = lctx.rms_norm %v68, %a23 : tensor<1x1x96xf32>, tensor<96xf32>
-    %v70 = lctx.ffn gelu %v69, %a24, %a25 : tensor<1x1x96xf32>, tensor<96x192xf32>, tensor<192x96xf32>
-    %v71 = arith.addf %v68, %v70 : tensor<1x1x96xf32>
-    %v72 = lctx.rms_norm %v71, %a26 : tensor<1x1x96xf32>, tensor<96xf32>
-    %v73 = lctx.linear %v72, %a2 {transpose_weight} : tensor<1x1x96xf32>, tensor<256x96xf32>
-    %c74 = arith.constant 1 : i64
-    %p75 = arith.addi %p2, %c74 : i64
-    %v76 = tensor.from_elements %p75 : tensor<1xi64>
-    return %v73, %v76, %a5, %v28, %v29, %v57, %v58 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x192xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>
+    %v63 = lctx.rope %v50, %v60 {theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x1xi64>
+    %v64 = lctx.rope %v54, %v60 {theta = 10000.0 : f32} : tensor<1x4x1x24xf32>, tensor<1x1xi64>
+    %v65 = tensor.insert_slice %v64 into %a8[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
+    %v66 = tensor.insert_slice %v58 into %a9[%c1, %c1, %p3, %c1] [1, 4, 1, 24] [1, 1, 1, 1] : tensor<1x4x1x24xf32> into tensor<1x4x8x24xf32>
+    %v67 = lctx.attention %v63, %v65, %v66 positions(%v60, %kp62) : tensor<1x4x1x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x1xi64>, tensor<1x8xi64>
+    %v68 = tensor.empty() : tensor<1x1x4x24xf32>
+    %v69 = linalg.transpose ins(%v67 : tensor<1x4x1x24xf32>) outs(%v68 : tensor<1x1x4x24xf32>) permutation = [0, 2, 1, 3]
+    %v70 = tensor.collapse_shape %v69 [[0], [1], [2, 3]] : tensor<1x1x4x24xf32> into tensor<1x1x96xf32>
+    %v71 = lctx.linear %v70, %a22 : tensor<1x1x96xf32>, tensor<96x96xf32>
+    %v72 = arith.addf %v45, %v71 : tensor<1x1x96xf32>
+    %v73 = lctx.rms_norm %v72, %a23 : tensor<1x1x96xf32>, tensor<96xf32>
+    %v74 = lctx.ffn gelu %v73, %a24, %a25 : tensor<1x1x96xf32>, tensor<96x192xf32>, tensor<192x96xf32>
+    %v75 = arith.addf %v72, %v74 : tensor<1x1x96xf32>
+    %v76 = lctx.rms_norm %v75, %a26 : tensor<1x1x96xf32>, tensor<96xf32>
+    %v77 = lctx.linear %v76, %a2 {transpose_weight} : tensor<1x1x96xf32>, tensor<256x96xf32>
+    %c78 = arith.constant 1 : i64
+    %p79 = arith.addi %p2, %c78 : i64
+    %v80 = tensor.from_elements %p79 : tensor<1xi64>
+    return %v77, %v80, %a5, %v35, %v36, %v65, %v66 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x192xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>, tensor<1x4x8x24xf32>
   }
 }

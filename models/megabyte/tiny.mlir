@@ -129,36 +129,38 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
     %v22 = tensor.expand_shape %v21 [[0], [1], [2, 3]] output_shape [1, 1, 2, 32] : tensor<1x1x64xf32> into tensor<1x1x2x32xf32>
     %v23 = tensor.empty() : tensor<1x2x1x32xf32>
     %v24 = linalg.transpose ins(%v22 : tensor<1x1x2x32xf32>) outs(%v23 : tensor<1x2x1x32xf32>) permutation = [0, 2, 1, 3]
-    %v25 = tensor.insert_slice %v20 into %a4[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
-    %v26 = tensor.insert_slice %v24 into %a5[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
-    %v27 = tensor.empty() : tensor<1x1xi64>
-    %v28 = linalg.fill ins(%p2 : i64) outs(%v27 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v29 = tensor.empty() : tensor<1x8xi64>
-    %c31 = arith.constant -1 : i64
-    %kp30 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v29 : tensor<1x8xi64>) {
+    %v25 = tensor.empty() : tensor<1x1xi64>
+    %v26 = linalg.fill ins(%p2 : i64) outs(%v25 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v27 = tensor.empty() : tensor<1x8xi64>
+    %c29 = arith.constant -1 : i64
+    %kp28 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v27 : tensor<1x8xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c31 : i64
+        %kpos = arith.select %seen, %j64, %c29 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x8xi64>
-    %v32 = lctx.attention %v16, %v25, %v26 positions(%v28, %kp30) {rope_theta = 10000.0 : f32} : tensor<1x2x1x32xf32>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x1xi64>, tensor<1x8xi64>
-    %v33 = tensor.empty() : tensor<1x1x2x32xf32>
-    %v34 = linalg.transpose ins(%v32 : tensor<1x2x1x32xf32>) outs(%v33 : tensor<1x1x2x32xf32>) permutation = [0, 2, 1, 3]
-    %v35 = tensor.collapse_shape %v34 [[0], [1], [2, 3]] : tensor<1x1x2x32xf32> into tensor<1x1x64xf32>
-    %v36 = lctx.linear %v35, %a12 : tensor<1x1x64xf32>, tensor<64x64xf32>
-    %v37 = arith.addf %v11, %v36 : tensor<1x1x64xf32>
-    %v38 = lctx.rms_norm %v37, %a13 : tensor<1x1x64xf32>, tensor<64xf32>
-    %v39 = lctx.ffn relu %v38, %a14, %a15 : tensor<1x1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>
-    %v40 = arith.addf %v37, %v39 : tensor<1x1x64xf32>
-    %v41 = lctx.rms_norm %v40, %a16 : tensor<1x1x64xf32>, tensor<64xf32>
-    %c42 = arith.constant 1 : i64
-    %p43 = arith.addi %p2, %c42 : i64
-    %v44 = tensor.from_elements %p43 : tensor<1xi64>
-    %v45 = tensor.collapse_shape %v41 [[0], [1, 2]] : tensor<1x1x64xf32> into tensor<1x64xf32>
-    %v46 = arith.constant dense<0> : tensor<1xi64>
-    return %v44, %v25, %v26, %v45, %v46 : tensor<1xi64>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x64xf32>, tensor<1xi64>
+    %v30 = lctx.rope %v16, %v26 {theta = 10000.0 : f32} : tensor<1x2x1x32xf32>, tensor<1x1xi64>
+    %v31 = lctx.rope %v20, %v26 {theta = 10000.0 : f32} : tensor<1x2x1x32xf32>, tensor<1x1xi64>
+    %v32 = tensor.insert_slice %v31 into %a4[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
+    %v33 = tensor.insert_slice %v24 into %a5[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
+    %v34 = lctx.attention %v30, %v32, %v33 positions(%v26, %kp28) : tensor<1x2x1x32xf32>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x1xi64>, tensor<1x8xi64>
+    %v35 = tensor.empty() : tensor<1x1x2x32xf32>
+    %v36 = linalg.transpose ins(%v34 : tensor<1x2x1x32xf32>) outs(%v35 : tensor<1x1x2x32xf32>) permutation = [0, 2, 1, 3]
+    %v37 = tensor.collapse_shape %v36 [[0], [1], [2, 3]] : tensor<1x1x2x32xf32> into tensor<1x1x64xf32>
+    %v38 = lctx.linear %v37, %a12 : tensor<1x1x64xf32>, tensor<64x64xf32>
+    %v39 = arith.addf %v11, %v38 : tensor<1x1x64xf32>
+    %v40 = lctx.rms_norm %v39, %a13 : tensor<1x1x64xf32>, tensor<64xf32>
+    %v41 = lctx.ffn relu %v40, %a14, %a15 : tensor<1x1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>
+    %v42 = arith.addf %v39, %v41 : tensor<1x1x64xf32>
+    %v43 = lctx.rms_norm %v42, %a16 : tensor<1x1x64xf32>, tensor<64xf32>
+    %c44 = arith.constant 1 : i64
+    %p45 = arith.addi %p2, %c44 : i64
+    %v46 = tensor.from_elements %p45 : tensor<1xi64>
+    %v47 = tensor.collapse_shape %v43 [[0], [1, 2]] : tensor<1x1x64xf32> into tensor<1x64xf32>
+    %v48 = arith.constant dense<0> : tensor<1xi64>
+    return %v46, %v32, %v33, %v47, %v48 : tensor<1xi64>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x64xf32>, tensor<1xi64>
   }
 
   func.func @decode_local(
@@ -207,34 +209,36 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
     %v25 = tensor.expand_shape %v24 [[0], [1], [2, 3]] output_shape [1, 1, 2, 16] : tensor<1x1x32xf32> into tensor<1x1x2x16xf32>
     %v26 = tensor.empty() : tensor<1x2x1x16xf32>
     %v27 = linalg.transpose ins(%v25 : tensor<1x1x2x16xf32>) outs(%v26 : tensor<1x2x1x16xf32>) permutation = [0, 2, 1, 3]
-    %v28 = tensor.insert_slice %v23 into %a6[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
-    %v29 = tensor.insert_slice %v27 into %a7[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
-    %v30 = tensor.empty() : tensor<1x1xi64>
-    %v31 = linalg.fill ins(%p2 : i64) outs(%v30 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v32 = tensor.empty() : tensor<1x4xi64>
-    %c34 = arith.constant -1 : i64
-    %kp33 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v32 : tensor<1x4xi64>) {
+    %v28 = tensor.empty() : tensor<1x1xi64>
+    %v29 = linalg.fill ins(%p2 : i64) outs(%v28 : tensor<1x1xi64>) -> tensor<1x1xi64>
+    %v30 = tensor.empty() : tensor<1x4xi64>
+    %c32 = arith.constant -1 : i64
+    %kp31 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v30 : tensor<1x4xi64>) {
       ^bb0(%out: i64):
         %j = linalg.index 1 : index
         %j64 = arith.index_cast %j : index to i64
         %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c34 : i64
+        %kpos = arith.select %seen, %j64, %c32 : i64
         linalg.yield %kpos : i64
       } -> tensor<1x4xi64>
-    %v35 = lctx.attention %v19, %v28, %v29 positions(%v31, %kp33) {rope_theta = 10000.0 : f32} : tensor<1x2x1x16xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>, tensor<1x1xi64>, tensor<1x4xi64>
-    %v36 = tensor.empty() : tensor<1x1x2x16xf32>
-    %v37 = linalg.transpose ins(%v35 : tensor<1x2x1x16xf32>) outs(%v36 : tensor<1x1x2x16xf32>) permutation = [0, 2, 1, 3]
-    %v38 = tensor.collapse_shape %v37 [[0], [1], [2, 3]] : tensor<1x1x2x16xf32> into tensor<1x1x32xf32>
-    %v39 = lctx.linear %v38, %a12 : tensor<1x1x32xf32>, tensor<32x32xf32>
-    %v40 = arith.addf %v14, %v39 : tensor<1x1x32xf32>
-    %v41 = lctx.rms_norm %v40, %a13 : tensor<1x1x32xf32>, tensor<32xf32>
-    %v42 = lctx.ffn relu %v41, %a14, %a15 : tensor<1x1x32xf32>, tensor<32x128xf32>, tensor<128x32xf32>
-    %v43 = arith.addf %v40, %v42 : tensor<1x1x32xf32>
-    %v44 = lctx.rms_norm %v43, %a16 : tensor<1x1x32xf32>, tensor<32xf32>
-    %v45 = lctx.linear %v44, %a2 {transpose_weight} : tensor<1x1x32xf32>, tensor<256x32xf32>
-    %c46 = arith.constant 1 : i64
-    %p47 = arith.addi %p2, %c46 : i64
-    %v48 = tensor.from_elements %p47 : tensor<1xi64>
-    return %v45, %v48, %a5, %v28, %v29 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x64xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>
+    %v33 = lctx.rope %v19, %v29 {theta = 10000.0 : f32} : tensor<1x2x1x16xf32>, tensor<1x1xi64>
+    %v34 = lctx.rope %v23, %v29 {theta = 10000.0 : f32} : tensor<1x2x1x16xf32>, tensor<1x1xi64>
+    %v35 = tensor.insert_slice %v34 into %a6[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
+    %v36 = tensor.insert_slice %v27 into %a7[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
+    %v37 = lctx.attention %v33, %v35, %v36 positions(%v29, %kp31) : tensor<1x2x1x16xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>, tensor<1x1xi64>, tensor<1x4xi64>
+    %v38 = tensor.empty() : tensor<1x1x2x16xf32>
+    %v39 = linalg.transpose ins(%v37 : tensor<1x2x1x16xf32>) outs(%v38 : tensor<1x1x2x16xf32>) permutation = [0, 2, 1, 3]
+    %v40 = tensor.collapse_shape %v39 [[0], [1], [2, 3]] : tensor<1x1x2x16xf32> into tensor<1x1x32xf32>
+    %v41 = lctx.linear %v40, %a12 : tensor<1x1x32xf32>, tensor<32x32xf32>
+    %v42 = arith.addf %v14, %v41 : tensor<1x1x32xf32>
+    %v43 = lctx.rms_norm %v42, %a13 : tensor<1x1x32xf32>, tensor<32xf32>
+    %v44 = lctx.ffn relu %v43, %a14, %a15 : tensor<1x1x32xf32>, tensor<32x128xf32>, tensor<128x32xf32>
+    %v45 = arith.addf %v42, %v44 : tensor<1x1x32xf32>
+    %v46 = lctx.rms_norm %v45, %a16 : tensor<1x1x32xf32>, tensor<32xf32>
+    %v47 = lctx.linear %v46, %a2 {transpose_weight} : tensor<1x1x32xf32>, tensor<256x32xf32>
+    %c48 = arith.constant 1 : i64
+    %p49 = arith.addi %p2, %c48 : i64
+    %v50 = tensor.from_elements %p49 : tensor<1xi64>
+    return %v47, %v50, %a5, %v35, %v36 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x64xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>
   }
 }

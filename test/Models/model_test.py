@@ -131,7 +131,8 @@ def test_megabyte(c, art, weights, wdict, name):
 def infini_state_bytes(c):
     b, h, d, n = c.get("batch", 1), c["heads"], c["dim"], c["segment"]
     dh = d // h
-    return 8 + c["layers"] * 4 * b * h * (dh * dh + dh + 2 * n * dh)
+    # memory, norm, and the segment's raw keys, rotated keys and values
+    return 8 + c["layers"] * 4 * b * h * (dh * dh + dh + 3 * n * dh)
 
 
 def test_infini(c, art, weights, wdict, name):

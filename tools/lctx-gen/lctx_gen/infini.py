@@ -39,9 +39,9 @@ def _memory_states(f, c, i):
 
 def layer(f, c, pre, x, mem, cache=None):
     """One pre-norm Infini layer (weights under `pre`, c: heads, ffn,
-    segment, rule, activation, rope_theta); `cache = (k, v, p64, pidx)` for
-    a decode step at segment position p. Returns (x', (M', z'), (k', v') or
-    None)."""
+    segment, rule, activation, rope_theta); `cache = (k, k_rotated, v, p64,
+    pidx)` for a decode step at segment position p. Returns (x', (M', z'),
+    (k', k_rotated', v') or None)."""
     w = _weights(f, c, pre, x.shape[-1])
     h = f.rms_norm(x, w["norm1"])
     q = f.split_heads(f.linear(h, w["wq"]), c["heads"])
@@ -63,21 +63,18 @@ def layer(f, c, pre, x, mem, cache=None):
         z = Value(f"{name}#2", z.shape)
         a = a_out
     else:
-        kc, vc, p64, pidx = cache
+        kc, krc, vc, p64, pidx = cache
         n = kc.shape[2]
         c0 = f.const_index(0)
         sizes = ", ".join(str(s) for s in k.shape)
+        # Raw keys for the memory update (no positional encoding there) ...
         kc = f.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, {pidx}, "
                     f"{c0}] [{sizes}] [1, 1, 1, 1] : {k.type} into {kc.type}",
                     kc.shape)
-        vc = f.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {v.type} into {vc.type}",
-                    vc.shape)
-        new_cache = (kc, vc)
-        qp, kp = f.step_positions(c["batch"], n, p64)
-        adot = f.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, {kp}) "
-                      f"{{{rope}}} : {q.type}, {kc.type}, {vc.type}, "
-                      f"{qp.type}, {kp.type}", q.shape)
+        # ... and rotated keys for the local attention.
+        adot, krc, vc = f.cached_attention(q, k, v, krc, vc, p64, pidx,
+                                           c["rope_theta"])
+        new_cache = (kc, krc, vc)
         amem = f.emit(f"lctx.memory.retrieve {q}, {m}, {z} : {q.type}, "
                       f"{m.type}, {z.type}", q.shape)
         a = f.emit(f"lctx.memory.gate {amem}, {adot}, {w['beta']} : "
@@ -145,17 +142,19 @@ def decode(c):
         m, z = _memory_states(f, c, i)
         shape = [b, h, n, d // h]
         kc = f.state(f"layers.{i}.k", shape)
+        krc = f.state(f"layers.{i}.k_rotated", shape)
         vc = f.state(f"layers.{i}.v", shape)
-        x, (m, z), (kc, vc) = layer(f, c, f"layers.{i}", x, (m, z),
-                                    (kc, vc, p64, pidx))
-        outs.append((m, z, kc, vc))
+        x, (m, z), (kc, krc, vc) = layer(f, c, f"layers.{i}", x, (m, z),
+                                         (kc, krc, vc, p64, pidx))
+        outs.append((m, z, kc, krc, vc))
     x = f.rms_norm(x, f.weight("norm", [d]))
     f.output("logits", f.linear(x, emb, transpose=True))
     f.state_out("pos", f.increment(pos, pos64))
-    for i, (m, z, kc, vc) in enumerate(outs):
+    for i, (m, z, kc, krc, vc) in enumerate(outs):
         f.state_out(f"layers.{i}.memory", m)
         f.state_out(f"layers.{i}.norm", z)
         f.state_out(f"layers.{i}.k", kc)
+        f.state_out(f"layers.{i}.k_rotated", krc)
         f.state_out(f"layers.{i}.v", vc)
     return f
 

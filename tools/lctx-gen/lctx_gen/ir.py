@@ -265,26 +265,48 @@ class Func:
                           f"{k.type}, {v.type}", q.shape)
         else:
             kc, vc, p64, p = cache
-            c = kc.shape[2]
-            c0 = self.const_index(0)
-            sizes = ", ".join(str(s) for s in k.shape)
-            kc = self.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, "
-                           f"{p}, {c0}] [{sizes}] [1, 1, 1, 1] : {k.type} "
-                           f"into {kc.type}", kc.shape)
-            vc = self.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, "
-                           f"{p}, {c0}] [{sizes}] [1, 1, 1, 1] : {v.type} "
-                           f"into {vc.type}", vc.shape)
+            a, kc, vc = self.cached_attention(q, k, v, kc, vc, p64, p,
+                                              rope_theta)
             new_cache = (kc, vc)
-            qp, kp = self.step_positions(n, c, p64)
-            a = self.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, "
-                          f"{kp}) {attrs} : {q.type}, {kc.type}, {vc.type}, "
-                          f"{qp.type}, {kp.type}", q.shape)
         o = self.linear(self.merge_heads(a), w["wo"])
         x1 = self.add(x, o)
         h2 = self.rms_norm(x1, w["norm2"])
         f = (ffn_fn(h2) if ffn_fn else
              self.ffn(act, h2, w["w_in"], w["w_out"]))
         return self.add(x1, f), new_cache
+
+    def rope(self, x, pos, theta):
+        return self.emit(f"lctx.rope {x}, {pos} {{theta = {theta:.1f} : f32}} "
+                         f": {x.type}, {pos.type}", x.shape, x.elt)
+
+    def cached_attention(self, q, k, v, kc, vc, p64, pidx, theta,
+                         attrs="", key_positions=None):
+        """One decode step of causal attention over a KV cache
+        [N, H, C, Dh]: q and k are rotated once at position p (the cache
+        holds rotated keys, so no step re-rotates old ones), k and v are
+        written into slot p, and the query attends to slots <= p (or to the
+        slots `key_positions` [N, C] marks with a position >= 0). Returns
+        (output, k cache, v cache)."""
+        n, c = kc.shape[0], kc.shape[2]
+        qp, kp = self.step_positions(n, c, p64)
+        if key_positions is not None:
+            kp = key_positions
+        if theta is not None:
+            q, k = self.rope(q, qp, theta), self.rope(k, qp, theta)
+        c0 = self.const_index(0)
+        sizes = ", ".join(str(s) for s in k.shape)
+        kc = self.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, {pidx}, "
+                       f"{c0}] [{sizes}] [1, 1, 1, 1] : {k.type} into "
+                       f"{kc.type}", kc.shape)
+        vsizes = ", ".join(str(s) for s in v.shape)
+        vc = self.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, {pidx}, "
+                       f"{c0}] [{vsizes}] [1, 1, 1, 1] : {v.type} into "
+                       f"{vc.type}", vc.shape)
+        a = self.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, {kp})"
+                      f"{' {' + attrs + '}' if attrs else ''} : {q.type}, "
+                      f"{kc.type}, {vc.type}, {qp.type}, {kp.type}",
+                      q.shape[:3] + [v.shape[3]])
+        return a, kc, vc
 
     def step_positions(self, n, c, p64):
         """Query positions [N, 1] = p; key positions [N, C] = j if j <= p,

@@ -52,8 +52,8 @@ def _stack(f, x, c, which, caches=None, p=None):
     new = []
     if which == "global" and s.get("attention") == "infini":
         # Hybrid: the global model's layers are Infini-attention layers;
-        # `caches[i]` = (memory, norm, k, v) in decode, (memory, norm) in
-        # prefill.
+        # `caches[i]` = (memory, norm, k, k_rotated, v) in decode, (memory,
+        # norm) in prefill.
         ic = _infini_config(c)
         for i in range(s["layers"]):
             pre = f"global.layers.{i}"
@@ -139,9 +139,10 @@ def decode_global(c):
     if infini_global:
         gh = g["heads"]
         dh = g["model_width"] // gh
+        seg = [b, gh, g["segment"], dh]
         caches = [infini.memory_states(f, b, gh, dh, f"global.layers.{i}")
-                  + (f.state(f"global.layers.{i}.k", [b, gh, g["segment"], dh]),
-                     f.state(f"global.layers.{i}.v", [b, gh, g["segment"], dh]))
+                  + tuple(f.state(f"global.layers.{i}.{n}", seg)
+                          for n in ("k", "k_rotated", "v"))
                   for i in range(g["layers"])]
     else:
         caches = _caches(f, c, "global", t // p)
@@ -172,10 +173,11 @@ def decode_global(c):
     gout, new = _stack(f, x, c, "global", caches, (p64, pidx))
     f.state_out("global.pos", f.increment(gpos, k64 if infini_global else p64))
     if infini_global:
-        for i, (m, z, kc, vc) in enumerate(new):
+        for i, (m, z, kc, krc, vc) in enumerate(new):
             f.state_out(f"global.layers.{i}.memory", m)
             f.state_out(f"global.layers.{i}.norm", z)
             f.state_out(f"global.layers.{i}.k", kc)
+            f.state_out(f"global.layers.{i}.k_rotated", krc)
             f.state_out(f"global.layers.{i}.v", vc)
     else:
         _state_outs(f, c, "global", new)

@@ -103,19 +103,9 @@ def _layer(f, c, i, x, tsn_state, h0, cache=None):
                    f"{qh.type}, {kh.type}, {vh.type}", [b, hds, t, dv // hds])
     else:
         kc, vc, p64, pidx = cache
-        slots = kc.shape[2]
-        c0 = f.const_index(0)
-        kc = f.emit(f"tensor.insert_slice {kh} into {kc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [" + ", ".join(str(s) for s in kh.shape)
-                    + f"] [1, 1, 1, 1] : {kh.type} into {kc.type}", kc.shape)
-        vc = f.emit(f"tensor.insert_slice {vh} into {vc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [" + ", ".join(str(s) for s in vh.shape)
-                    + f"] [1, 1, 1, 1] : {vh.type} into {vc.type}", vc.shape)
+        o, kc, vc = f.cached_attention(qh, kh, vh, kc, vc, p64, pidx,
+                                       c["rope_theta"], "scale = 1.0 : f32")
         new_cache = (kc, vc)
-        qp, kp = f.step_positions(b, slots, p64)
-        o = f.emit(f"lctx.attention {qh}, {kc}, {vc} positions({qp}, {kp}) "
-                   f"{{scale = 1.0 : f32, {rope}}} : {qh.type}, {kc.type}, "
-                   f"{vc.type}, {qp.type}, {kp.type}", [b, hds, t, dv // hds])
     o = f.merge_heads(o)
     hh = f.add(f.linear_bias(mx, f.weight(f"{pre}.attn.wh1", [d, d]),
                              f.weight(f"{pre}.attn.bh", [d])),

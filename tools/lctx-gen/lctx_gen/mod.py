@@ -70,12 +70,6 @@ def _routed_block(f, c, i, x, cache=None):
         t = kc.shape[2]
         c0 = f.const_index(0)
         sizes = ", ".join(str(n) for n in kk.shape)
-        kc = f.emit(f"tensor.insert_slice {kk} into {kc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {kk.type} into "
-                    f"{kc.type}", kc.shape)
-        vc = f.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {v.type} into "
-                    f"{vc.type}", vc.shape)
         # This token's slot: pos + 1 when routed (idx = 0), else 0.
         slot = Value(f.fresh("slot"), [b, 1], "i64")
         init = f.emit(f"tensor.empty() : {ty([b, 1], 'i64')}", [b, 1], "i64")
@@ -108,10 +102,10 @@ def _routed_block(f, c, i, x, cache=None):
             "    linalg.yield %kj : i64",
             f"  }} -> {kinit.type}",
         ]
-        qp, _ = f.step_positions(b, t, p64)
-        a = f.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, {kp}) "
-                   f"{rope} : {q.type}, {kc.type}, {vc.type}, {qp.type}, "
-                   f"{kp.type}", q.shape)
+        # RoPE once at the token's position (the cache keeps rotated keys);
+        # only routed tokens' slots are visible.
+        a, kc, vc = f.cached_attention(q, kk, v, kc, vc, p64, pidx,
+                                       c["rope_theta"], key_positions=kp)
         new = (kc, vc, kpos)
     a = f.linear(f.merge_heads(a), w["wo"])
     h2 = f.rms_norm(f.add(sel, a), w["norm2"])
