@@ -11,13 +11,18 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sanitizer/common_interface_defs.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 namespace lctx::fuzz {
 
 void fail(const std::string &what) {
-  std::fprintf(stderr, "lctx-fuzz: invariant violated: %s\n", what.c_str());
+  // Through the sanitizer's report channel as well: -close_fd_mask=2 closes
+  // stderr, and this message is the only description of the finding.
+  const std::string message = "lctx-fuzz: invariant violated: " + what;
+  std::fprintf(stderr, "%s\n", message.c_str());
+  __sanitizer_report_error_summary(message.c_str());
   std::abort();
 }
 
