@@ -135,98 +135,95 @@ def infini_state_bytes(c):
     return 8 + c["layers"] * 4 * b * h * (dh * dh + dh + 3 * n * dh)
 
 
-def test_infini(c, art, weights, wdict, name):
-    b, t, n = c.get("batch", 1), c["context"], c["segment"]
-    rng = np.random.default_rng(23)
+def token_decode(session, ids, start, stop):
+    """Logits of positions start..stop-1, one `decode` call per token."""
+    return np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+                     for i in range(start, stop)], 1)
+
+
+def check_prefill(c, art, weights, wdict, name, ref, seed):
+    """Runs `prefill` on seeded ids and checks it against the reference.
+    Returns (session, ids, logits)."""
+    b, t = c.get("batch", 1), c["context"]
+    rng = np.random.default_rng(seed)
     ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
     session = art.session(weights)
     full = session.run("prefill", ids=ids)["logits"]
-    ref = infini_ref.forward(wdict, ids, c).numpy()
-    err = rel_error(full, ref)
+    err = rel_error(full, ref.forward(wdict, ids, c).numpy())
     check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
-    check(int(session.state("pos")[0]) == t, f"{name}: prefill advances pos")
+    return session, ids, full
 
-    # Token by token from a fresh stream: the memory is updated only when a
-    # segment fills.
+
+def check_decode(session, ids, full, name, what="decode"):
+    """Token-by-token decode of the whole context from a fresh stream must
+    equal the prefill logits at every position."""
     session.reset_state()
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(t)], 1)
-    err = rel_error(dec, full)
-    check(err <= TOL, f"{name}: decode of all {t} positions vs prefill: "
+    t = ids.shape[1]
+    err = rel_error(token_decode(session, ids, 0, t), full)
+    check(err <= TOL, f"{name}: {what} of all {t} positions vs prefill: "
           f"{err:.2e}")
-    m_dec = session.state("layers.0.memory")
 
-    # One segment through prefill_segment, then token by token.
+
+def check_streams(session, ids, full, name, block_entry, block):
+    """A block prefill (`block_entry`, whole segments or chunks) then
+    decode, and a decode that stops mid-block, both equal the prefill."""
+    t = ids.shape[1]
     session.reset_state()
-    first = session.run("prefill_segment", ids=ids[:, :n])["logits"]
-    rest = [session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-            for i in range(n, t)]
-    got = np.concatenate([first, np.stack(rest, 1)], 1)
+    first = session.run(block_entry, ids=ids[:, :block])["logits"]
+    got = np.concatenate([first, token_decode(session, ids, block, t)], 1)
     err = rel_error(got, full)
-    check(err <= TOL, f"{name}: prefill of a segment, then decode, vs "
-          f"prefill: {err:.2e}")
-    err = rel_error(session.state("layers.0.memory"), m_dec)
-    check(err <= TOL, f"{name}: the memory after both streams agrees: "
+    check(err <= TOL, f"{name}: {block_entry} then decode vs prefill: "
           f"{err:.2e}")
-
-    # An awkward length: stop mid-segment; the memory holds only the full
-    # segments (the reference's memory after them equals ours).
     session.reset_state()
-    odd = n + n // 2 + 1
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(odd)], 1)
-    err = rel_error(dec, full[:, :odd])
+    odd = block + block // 2 + 1
+    err = rel_error(token_decode(session, ids, 0, odd), full[:, :odd])
     check(err <= TOL, f"{name}: decode of an awkward prefix ({odd} tokens) "
           f"vs prefill: {err:.2e}")
 
-    info = lctx_run_info(art.path)
+
+def test_infini(c, art, weights, wdict, name):
+    session, ids, full = check_prefill(c, art, weights, wdict, name,
+                                       infini_ref, 23)
+    t = c["context"]
+    check(int(session.state("pos")[0]) == t, f"{name}: prefill advances pos")
+    m_prefill = session.state("layers.0.memory")
+    # Token by token from a fresh stream: the memory is updated only when a
+    # segment fills.
+    check_decode(session, ids, full, name)
+    err = rel_error(session.state("layers.0.memory"), m_prefill)
+    check(err <= TOL, f"{name}: the memory after decode equals the memory "
+          f"after prefill: {err:.2e}")
+    check_streams(session, ids, full, name, "prefill_segment", c["segment"])
     want = infini_state_bytes(c)
-    check(f"{want} bytes per session" in info,
+    check(f"{want} bytes per session" in lctx_run_info(art.path),
           f"{name}: state is {want} bytes per session whatever the number "
           "of tokens")
 
 
 def test_switch(c, art, weights, wdict, name):
-    b, t = c.get("batch", 1), c["context"]
-    rng = np.random.default_rng(29)
-    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
-    session = art.session(weights)
-    full = session.run("prefill", ids=ids)["logits"]
-    ref = switch_ref.forward(wdict, ids, c).numpy()
-    err = rel_error(full, ref)
-    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    session, ids, full = check_prefill(c, art, weights, wdict, name,
+                                       switch_ref, 29)
     if not c.get("dropless", False):
         # Capacity dropping depends on the whole sequence, so there is no
         # decode to compare; check the config really drops tokens.
+        capped = switch_ref.forward(wdict, ids, c).numpy()
         kept = switch_ref.forward(wdict, ids, dict(c, dropless=True)).numpy()
-        check(rel_error(ref, kept) > 1e-3,
+        check(rel_error(capped, kept) > 1e-3,
               f"{name}: the capacity drops tokens (the dropless result "
-              f"differs by {rel_error(ref, kept):.2e})")
+              f"differs by {rel_error(capped, kept):.2e})")
         return
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(t)], 1)
-    err = rel_error(dec, full)
-    check(err <= TOL, f"{name}: decode (dropless) of all {t} positions vs "
-          f"dropless prefill: {err:.2e}")
-    check(int(session.state("pos")[0]) == t, f"{name}: decode advances pos")
+    check_decode(session, ids, full, name, "decode (dropless)")
+    check(int(session.state("pos")[0]) == c["context"],
+          f"{name}: decode advances pos")
 
 
 def test_mod(c, art, weights, wdict, name):
-    b, t = c.get("batch", 1), c["context"]
-    rng = np.random.default_rng(31)
-    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
-    session = art.session(weights)
-    full = session.run("prefill", ids=ids)["logits"]
-    ref = mod_ref.forward(wdict, ids, c).numpy()
-    err = rel_error(full, ref)
-    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    session, ids, full = check_prefill(c, art, weights, wdict, name,
+                                       mod_ref, 31)
     if c.get("routing", "causal") != "causal":
         return  # top-k routing is non-causal: no decode to compare
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(t)], 1)
-    err = rel_error(dec, full)
-    check(err <= TOL, f"{name}: decode (causal routing, KV cache of routed "
-          f"tokens only) of all {t} positions vs prefill: {err:.2e}")
+    check_decode(session, ids, full, name,
+                 "decode (causal routing, KV cache of routed tokens only)")
     # Routing really splits the tokens: some, not all, hold a cache slot.
     kpos = session.state("layers.1.kpos")
     check(0 < (kpos > 0).sum() < kpos.size,
@@ -235,44 +232,17 @@ def test_mod(c, art, weights, wdict, name):
 
 
 def test_megalodon(c, art, weights, wdict, name):
-    b, t, ch = c.get("batch", 1), c["context"], c["chunk"]
-    rng = np.random.default_rng(37)
-    ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
-    session = art.session(weights)
-    full = session.run("prefill", ids=ids)["logits"]
-    ref = megalodon_ref.forward(wdict, ids, c).numpy()
-    err = rel_error(full, ref)
-    check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
+    session, ids, full = check_prefill(c, art, weights, wdict, name,
+                                       megalodon_ref, 37)
     h_prefill = session.state("layers.0.cema.h")
-
-    session.reset_state()
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(t)], 1)
-    err = rel_error(dec, full)
-    check(err <= TOL, f"{name}: decode of all {t} positions vs prefill: "
-          f"{err:.2e}")
+    check_decode(session, ids, full, name)
     err = rel_error(session.state("layers.0.cema.h"), h_prefill)
     check(err <= TOL, f"{name}: CEMA state after decode vs after prefill: "
           f"{err:.2e}")
     count = session.state("layers.0.tsn.count")
-    check(list(count) == [t] * b, f"{name}: TimestepNorm counted {count}")
-
-    session.reset_state()
-    first = session.run("prefill_chunk", ids=ids[:, :ch])["logits"]
-    rest = [session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-            for i in range(ch, t)]
-    got = np.concatenate([first, np.stack(rest, 1)], 1)
-    err = rel_error(got, full)
-    check(err <= TOL, f"{name}: prefill of a chunk, then decode, vs prefill: "
-          f"{err:.2e}")
-
-    session.reset_state()
-    odd = ch + ch // 2 + 1
-    dec = np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                    for i in range(odd)], 1)
-    err = rel_error(dec, full[:, :odd])
-    check(err <= TOL, f"{name}: decode of an awkward prefix ({odd} tokens) "
-          f"vs prefill: {err:.2e}")
+    check(list(count) == [c["context"]] * c.get("batch", 1),
+          f"{name}: TimestepNorm counted {count}")
+    check_streams(session, ids, full, name, "prefill_chunk", c["chunk"])
 
 
 def lctx_run_info(path):

@@ -85,95 +85,73 @@ def _head_width(width, heads, where):
                           "even (RoPE rotates pairs)")
 
 
-def load_infini(raw):
-    _check_keys(raw, {"arch", "name", "vocab", "context", "segment", "batch",
-                      "dim", "layers", "heads", "ffn", "rule", "activation",
-                      "rope_theta", "comment"}, "")
+DECODER_KEYS = {"arch", "name", "comment", "vocab", "context", "batch", "dim",
+                "layers", "heads", "ffn", "activation", "rope_theta"}
+
+
+def _decoder(raw, arch, extra_keys, head_check=True):
+    """The keys every token decoder has (checked), and the unknown-key
+    check against them plus `extra_keys`."""
+    _check_keys(raw, DECODER_KEYS | set(extra_keys), "")
     c = {
-        "arch": "infini",
-        "name": raw.get("name", "infini"),
+        "arch": arch,
+        "name": raw.get("name", arch),
         "vocab": _int(raw, "vocab", "", default=256),
         "context": _int(raw, "context", ""),
-        "segment": _int(raw, "segment", ""),
         "batch": _int(raw, "batch", "", default=1),
         "dim": _int(raw, "dim", ""),
         "layers": _int(raw, "layers", ""),
         "heads": _int(raw, "heads", ""),
         "ffn": _int(raw, "ffn", ""),
-        "rule": _choice(raw, "rule", "", ["linear", "delta"], "linear"),
         "activation": _choice(raw, "activation", "", ["relu", "gelu"],
                               "relu"),
         "rope_theta": _float(raw, "rope_theta", "", 10000.0),
     }
+    if head_check:
+        _head_width(c["dim"], c["heads"], "")
+    return c
+
+
+def _bool(raw, key, default):
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"'{key}' is {value!r}, expected true or false")
+    return value
+
+
+def _experts(raw, c):
+    c["experts"] = _int(raw, "experts", "")
+    c["expert_ffn"] = _int(raw, "expert_ffn", "")
+    c["capacity_factor"] = _float(raw, "capacity_factor", "", 1.25)
+    c["dropless"] = _bool(raw, "dropless", False)
+
+
+def load_infini(raw):
+    c = _decoder(raw, "infini", {"segment", "rule"})
+    c["segment"] = _int(raw, "segment", "")
+    c["rule"] = _choice(raw, "rule", "", ["linear", "delta"], "linear")
     if c["context"] % c["segment"]:
         raise ConfigError(f"'context' ({c['context']}) must be a multiple of "
                           f"'segment' ({c['segment']}): prefill consumes "
                           "whole segments (decode takes any number of tokens)")
-    _head_width(c["dim"], c["heads"], "")
     return c
 
 
 def load_switch(raw):
-    _check_keys(raw, {"arch", "name", "vocab", "context", "batch", "dim",
-                      "layers", "heads", "ffn", "experts", "expert_ffn",
-                      "capacity_factor", "dropless", "activation",
-                      "rope_theta", "comment"}, "")
-    dropless = raw.get("dropless", False)
-    if not isinstance(dropless, bool):
-        raise ConfigError(f"'dropless' is {dropless!r}, expected true or "
-                          "false")
-    c = {
-        "arch": "switch",
-        "name": raw.get("name", "switch"),
-        "vocab": _int(raw, "vocab", "", default=256),
-        "context": _int(raw, "context", ""),
-        "batch": _int(raw, "batch", "", default=1),
-        "dim": _int(raw, "dim", ""),
-        "layers": _int(raw, "layers", ""),
-        "heads": _int(raw, "heads", ""),
-        "ffn": _int(raw, "ffn", ""),
-        "experts": _int(raw, "experts", ""),
-        "expert_ffn": _int(raw, "expert_ffn", ""),
-        "capacity_factor": _float(raw, "capacity_factor", "", 1.25),
-        "dropless": dropless,
-        "activation": _choice(raw, "activation", "", ["relu", "gelu"],
-                              "relu"),
-        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
-    }
-    _head_width(c["dim"], c["heads"], "")
+    c = _decoder(raw, "switch", {"experts", "expert_ffn", "capacity_factor",
+                                 "dropless"})
+    _experts(raw, c)
     return c
 
 
 def load_mod(raw):
-    _check_keys(raw, {"arch", "name", "vocab", "context", "batch", "dim",
-                      "layers", "heads", "ffn", "routing", "capacity",
-                      "activation", "rope_theta", "comment", "experts",
-                      "expert_ffn", "capacity_factor", "dropless"}, "")
-    c = {
-        "arch": "mod",
-        "name": raw.get("name", "mod"),
-        "vocab": _int(raw, "vocab", "", default=256),
-        "context": _int(raw, "context", ""),
-        "batch": _int(raw, "batch", "", default=1),
-        "dim": _int(raw, "dim", ""),
-        "layers": _int(raw, "layers", ""),
-        "heads": _int(raw, "heads", ""),
-        "ffn": _int(raw, "ffn", ""),
-        "routing": _choice(raw, "routing", "", ["causal", "topk"], "causal"),
-        "capacity": _float(raw, "capacity", "", 0.125),
-        "activation": _choice(raw, "activation", "", ["relu", "gelu"],
-                              "relu"),
-        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
-    }
+    c = _decoder(raw, "mod", {"routing", "capacity", "experts", "expert_ffn",
+                              "capacity_factor", "dropless"})
+    c["routing"] = _choice(raw, "routing", "", ["causal", "topk"], "causal")
+    c["capacity"] = _float(raw, "capacity", "", 0.125)
     if "experts" in raw:
         # Hybrid: Switch experts as every FFN.
-        c["experts"] = _int(raw, "experts", "")
-        c["expert_ffn"] = _int(raw, "expert_ffn", "")
-        c["capacity_factor"] = _float(raw, "capacity_factor", "", 1.25)
-        c["dropless"] = raw.get("dropless", False)
-        if not isinstance(c["dropless"], bool):
-            raise ConfigError(f"'dropless' is {c['dropless']!r}, expected "
-                              "true or false")
+        _experts(raw, c)
     elif "expert_ffn" in raw or "dropless" in raw:
         raise ConfigError("'expert_ffn' and 'dropless' need 'experts' (the "
                           "Mixture-of-Depths + Switch hybrid)")
@@ -189,26 +167,17 @@ def load_mod(raw):
 
 
 def load_megalodon(raw):
-    _check_keys(raw, {"arch", "name", "vocab", "context", "chunk", "batch",
-                      "dim", "layers", "heads", "z_dim", "v_dim", "cema_ndim",
-                      "groups", "ffn", "rope_theta", "comment"}, "")
-    c = {
-        "arch": "megalodon",
-        "name": raw.get("name", "megalodon"),
-        "vocab": _int(raw, "vocab", "", default=256),
-        "context": _int(raw, "context", ""),
-        "chunk": _int(raw, "chunk", ""),
-        "batch": _int(raw, "batch", "", default=1),
-        "dim": _int(raw, "dim", ""),
-        "layers": _int(raw, "layers", ""),
-        "heads": _int(raw, "heads", ""),
-        "z_dim": _int(raw, "z_dim", ""),
-        "v_dim": _int(raw, "v_dim", ""),
-        "cema_ndim": _int(raw, "cema_ndim", "", default=16),
-        "groups": _int(raw, "groups", "", default=4),
-        "ffn": _int(raw, "ffn", ""),
-        "rope_theta": _float(raw, "rope_theta", "", 10000.0),
-    }
+    c = _decoder(raw, "megalodon", {"chunk", "z_dim", "v_dim", "cema_ndim",
+                                    "groups"}, head_check=False)
+    if "activation" in raw:
+        raise ConfigError("'activation' does not apply: Megalodon's FFN is "
+                          "SwiGLU")
+    del c["activation"]
+    c["chunk"] = _int(raw, "chunk", "")
+    c["z_dim"] = _int(raw, "z_dim", "")
+    c["v_dim"] = _int(raw, "v_dim", "")
+    c["cema_ndim"] = _int(raw, "cema_ndim", "", default=16)
+    c["groups"] = _int(raw, "groups", "", default=4)
     if c["context"] % c["chunk"]:
         raise ConfigError(f"'context' ({c['context']}) must be a multiple of "
                           f"'chunk' ({c['chunk']}): prefill consumes whole "

@@ -17,7 +17,7 @@ boundary (pos a multiple of N), where the segment cache holds nothing that
 a later step can see. Decode updates the memory only when a segment fills.
 """
 
-from .ir import Func, Value
+from .ir import Func, Value, module_text
 
 
 def _weights(f, c, pre, d):
@@ -169,13 +169,9 @@ def generate(c):
         f"{c['dim']},\n// {c['heads']} heads, ffn {c['ffn']}, memory update "
         f"rule '{c['rule']}'.\n// Entry points: prefill, prefill_segment, "
         "decode; see docs/models.md.\n\n")
-    model = (f'arch = "infini", decode = "token", vocab = {c["vocab"]} : i64, '
-             f'context = {c["context"]} : i64, segment = {c["segment"]} : i64, '
-             f'batch = {c["batch"]} : i64')
-    fns = [_prefill(c, "prefill", c["context"]),
-           _prefill(c, "prefill_segment", c["segment"]), decode(c)]
-    body = "\n".join(fn.text() for fn in fns)
-    body = "".join(f"  {line}\n" if line else "\n"
-                   for line in body.splitlines())
-    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
-            + body + "}\n")
+    return module_text(header, {
+        "arch": "infini", "decode": "token", "vocab": c["vocab"],
+        "context": c["context"], "segment": c["segment"],
+        "batch": c["batch"]},
+        [_prefill(c, "prefill", c["context"]),
+         _prefill(c, "prefill_segment", c["segment"]), decode(c)])

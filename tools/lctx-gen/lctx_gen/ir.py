@@ -8,6 +8,18 @@ live here.
 """
 
 
+def module_text(header, model, fns):
+    """The definition file: a comment header, then a module carrying the
+    `lctx.model` description (key -> str or int) and the functions."""
+    attrs = ", ".join(f'{k} = "{v}"' if isinstance(v, str) else
+                      f"{k} = {v} : i64" for k, v in model.items())
+    body = "\n".join(fn.text() for fn in fns)
+    body = "".join(f"  {line}\n" if line else "\n"
+                   for line in body.splitlines())
+    return (header + f"module attributes {{lctx.model = {{{attrs}}}}} {{\n"
+            + body + "}\n")
+
+
 def ty(shape, elt="f32"):
     return "tensor<" + "".join(f"{d}x" for d in shape) + elt + ">"
 

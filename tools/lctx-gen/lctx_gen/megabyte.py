@@ -23,7 +23,7 @@ and `local.layers.<i>.k/v` [B, H_L, P, Dh_L].
 """
 
 from . import infini
-from .ir import Func, ty
+from .ir import Func, ty, module_text
 
 
 def _global_weights(f, c):
@@ -240,12 +240,7 @@ def generate(c):
         f"{c['local']['ffn']}.\n// Entry points: prefill, decode_global "
         "(once per patch), decode_local (once per\n// byte); see "
         "docs/models.md.\n\n")
-    model = (f'arch = "megabyte", decode = "two-rate", '
-             f'vocab = {c["vocab"]} : i64, patch = {c["patch"]} : i64, '
-             f'context = {c["context"]} : i64, batch = {c["batch"]} : i64')
-    body = "\n".join(fn(c).text()
-                     for fn in (prefill, decode_global, decode_local))
-    body = "".join(f"  {line}\n" if line else "\n"
-                   for line in body.splitlines())
-    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
-            + body + "}\n")
+    return module_text(header, {
+        "arch": "megabyte", "decode": "two-rate", "vocab": c["vocab"],
+        "patch": c["patch"], "context": c["context"], "batch": c["batch"]},
+        [prefill(c), decode_global(c), decode_local(c)])

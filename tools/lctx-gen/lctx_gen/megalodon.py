@@ -24,7 +24,7 @@ stream length.
 
 import math
 
-from .ir import Func, Value
+from .ir import Func, Value, module_text
 
 
 def _tsn(f, c, prefix, x, state):
@@ -202,13 +202,8 @@ def generate(c):
         f"{c['cema_ndim']}, {c['groups']} TimestepNorm groups, SwiGLU "
         f"{c['ffn']}.\n// Entry points: prefill, prefill_chunk, decode; see "
         "docs/models.md.\n\n")
-    model = (f'arch = "megalodon", decode = "token", vocab = {c["vocab"]} : '
-             f'i64, context = {c["context"]} : i64, chunk = {c["chunk"]} : '
-             f'i64, batch = {c["batch"]} : i64')
-    fns = [_prefill(c, "prefill", c["context"]),
-           _prefill(c, "prefill_chunk", c["chunk"]), decode(c)]
-    body = "\n".join(fn.text() for fn in fns)
-    body = "".join(f"  {line}\n" if line else "\n"
-                   for line in body.splitlines())
-    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
-            + body + "}\n")
+    return module_text(header, {
+        "arch": "megalodon", "decode": "token", "vocab": c["vocab"],
+        "context": c["context"], "chunk": c["chunk"], "batch": c["batch"]},
+        [_prefill(c, "prefill", c["context"]),
+         _prefill(c, "prefill_chunk", c["chunk"]), decode(c)])

@@ -25,7 +25,7 @@ layer `layers.<i>.kpos` [B, T] (i64).
 
 import math
 
-from .ir import Func, Value, ty
+from .ir import Func, Value, ty, module_text
 from .switch import _moe_fn as switch_ffn
 
 
@@ -183,10 +183,7 @@ def generate(c):
         f"{c['ffn']};\n// layers 1, 3, ... routed; prefill routing "
         f"'{c['routing']}', decode causal. Entry points: prefill, decode;\n"
         "// see docs/models.md.\n\n")
-    model = (f'arch = "mod", decode = "token", vocab = {c["vocab"]} : i64, '
-             f'context = {c["context"]} : i64, batch = {c["batch"]} : i64')
-    body = "\n".join(fn(c).text() for fn in (prefill, decode))
-    body = "".join(f"  {line}\n" if line else "\n"
-                   for line in body.splitlines())
-    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
-            + body + "}\n")
+    return module_text(header, {
+        "arch": "mod", "decode": "token", "vocab": c["vocab"],
+        "context": c["context"], "batch": c["batch"]},
+        [prefill(c), decode(c)])

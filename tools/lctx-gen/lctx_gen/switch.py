@@ -10,7 +10,7 @@ Entry points:
 States: `pos` (i64 [1]) and per layer `layers.<i>.k/v` [B, H, T, Dh].
 """
 
-from .ir import Func, Value
+from .ir import Func, Value, module_text
 
 
 def _moe_fn(f, c, i, dropless):
@@ -85,10 +85,7 @@ def generate(c):
         f"{c['expert_ffn']} on odd layers;\n// prefill routes with {mode}, "
         "decode dropless. Entry points: prefill, decode; see docs/models.md."
         "\n\n")
-    model = (f'arch = "switch", decode = "token", vocab = {c["vocab"]} : i64, '
-             f'context = {c["context"]} : i64, batch = {c["batch"]} : i64')
-    body = "\n".join(fn(c).text() for fn in (prefill, decode))
-    body = "".join(f"  {line}\n" if line else "\n"
-                   for line in body.splitlines())
-    return (header + f"module attributes {{lctx.model = {{{model}}}}} {{\n"
-            + body + "}\n")
+    return module_text(header, {
+        "arch": "switch", "decode": "token", "vocab": c["vocab"],
+        "context": c["context"], "batch": c["batch"]},
+        [prefill(c), decode(c)])
