@@ -48,6 +48,25 @@ static void fillEntryInfo(const lctxrt_artifact_t *artifact, size_t index,
   info.num_states = entry.numStates;
 }
 
+/// Entry \p index of one of the artifact's manifest lists (weights,
+/// states) into \p out_info.
+static lctxrt_status_t
+listedInfo(const char *function, const lctxrt_artifact_t *artifact,
+           std::vector<lctxrt_arg_info_t> lctxrt_artifact::*list,
+           const char *what, size_t index, lctxrt_arg_info_t *out_info) {
+  if (out_info)
+    std::memset(out_info, 0, sizeof(*out_info));
+  return lctxrt::guardStatus(function, [&]() -> lctxrt_status_t {
+    if (!artifact || !out_info)
+      return nullArgument(function);
+    const std::vector<lctxrt_arg_info_t> &infos = artifact->*list;
+    if (index >= infos.size())
+      return indexOutOfRange(artifact, what, index, infos.size());
+    *out_info = infos[index];
+    return nullptr;
+  });
+}
+
 extern "C" {
 
 const char *lctxrt_arg_role_name(lctxrt_arg_role_t role) {
@@ -183,17 +202,8 @@ size_t lctxrt_artifact_num_weights(const lctxrt_artifact_t *artifact) {
 lctxrt_status_t lctxrt_artifact_weight_info(const lctxrt_artifact_t *artifact,
                                             size_t index,
                                             lctxrt_arg_info_t *out_info) {
-  if (out_info)
-    std::memset(out_info, 0, sizeof(*out_info));
-  return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
-    if (!artifact || !out_info)
-      return nullArgument(__func__);
-    if (index >= artifact->weightInfos.size())
-      return indexOutOfRange(artifact, "weight", index,
-                             artifact->weightInfos.size());
-    *out_info = artifact->weightInfos[index];
-    return nullptr;
-  });
+  return listedInfo(__func__, artifact, &lctxrt_artifact::weightInfos,
+                    "weight", index, out_info);
 }
 
 const char *lctxrt_artifact_model_value(const lctxrt_artifact_t *artifact,
@@ -213,17 +223,8 @@ size_t lctxrt_artifact_num_states(const lctxrt_artifact_t *artifact) {
 lctxrt_status_t lctxrt_artifact_state_info(const lctxrt_artifact_t *artifact,
                                            size_t index,
                                            lctxrt_arg_info_t *out_info) {
-  if (out_info)
-    std::memset(out_info, 0, sizeof(*out_info));
-  return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
-    if (!artifact || !out_info)
-      return nullArgument(__func__);
-    if (index >= artifact->stateInfos.size())
-      return indexOutOfRange(artifact, "state", index,
-                             artifact->stateInfos.size());
-    *out_info = artifact->stateInfos[index];
-    return nullptr;
-  });
+  return listedInfo(__func__, artifact, &lctxrt_artifact::stateInfos, "state",
+                    index, out_info);
 }
 
 } // extern "C"

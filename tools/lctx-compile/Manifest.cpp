@@ -236,39 +236,25 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
           });
         });
     });
-    // Each state once, across entry points, with its size: the runtime
-    // holds it per session (docs/artifact.md).
-    j.attributeArray("states", [&] {
-      std::vector<std::string> seen;
-      for (const ManifestEntry &e : entries)
-        for (const ManifestArg &a : e.args) {
-          if (a.role != "state_in" ||
-              std::find(seen.begin(), seen.end(), a.name) != seen.end())
-            continue;
-          seen.push_back(a.name);
-          j.object([&] {
-            j.attribute("name", a.name);
-            j.attribute("dtype", a.dtype);
-            shape(a.shape);
-          });
-        }
-    });
-    // Each weight once, across entry points.
-    j.attributeArray("weights", [&] {
-      std::vector<std::string> seen;
-      for (const ManifestEntry &e : entries)
-        for (const ManifestArg &a : e.args) {
-          if (a.role != "weight" ||
-              std::find(seen.begin(), seen.end(), a.name) != seen.end())
-            continue;
-          seen.push_back(a.name);
-          j.object([&] {
-            j.attribute("name", a.name);
-            j.attribute("dtype", a.dtype);
-            shape(a.shape);
-          });
-        }
-    });
+    // Each state (held by the runtime per session, docs/artifact.md) and
+    // each weight once, across entry points.
+    auto uniqueArgs = [&](const char *key, llvm::StringRef role) {
+      j.attributeArray(key, [&] {
+        llvm::StringSet<> seen;
+        for (const ManifestEntry &e : entries)
+          for (const ManifestArg &a : e.args) {
+            if (a.role != role || !seen.insert(a.name).second)
+              continue;
+            j.object([&] {
+              j.attribute("name", a.name);
+              j.attribute("dtype", a.dtype);
+              shape(a.shape);
+            });
+          }
+      });
+    };
+    uniqueArgs("states", "state_in");
+    uniqueArgs("weights", "weight");
   });
   os << "\n";
   return text;
