@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include <sanitizer/common_interface_defs.h>
 #include <sys/mman.h>
@@ -75,15 +76,20 @@ uint64_t touch(const void *data, size_t size) {
 }
 
 const std::string &scratchDir() {
-  static const std::string dir = [] {
+  // Never destroyed, so that the exit handler below can still use it.
+  static const std::string *dir = [] {
     const char *tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp && *tmp ? tmp : "/tmp") + "/lctx-fuzz-XXXXXX";
-    if (!::mkdtemp(pattern.data()))
-      fail("mkdtemp " + pattern + ": " + std::strerror(errno));
-    return pattern;
+    auto *path = new std::string(std::string(tmp && *tmp ? tmp : "/tmp") +
+                                 "/lctx-fuzz-XXXXXX");
+    if (!::mkdtemp(path->data()))
+      fail("mkdtemp " + *path + ": " + std::strerror(errno));
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratchDir(), ignored);
+    });
+    return path;
   }();
-  return dir;
+  return *dir;
 }
 
 } // namespace lctx::fuzz
