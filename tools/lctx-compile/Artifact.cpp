@@ -81,6 +81,17 @@ bool lctxc::addPackedEntryPoints(Module &module,
     b.CreateCall(ciface, args);
     b.CreateRetVoid();
   }
+  // Only the packed entry points are exported. Everything else (the
+  // functions as the model names them, their C interfaces, constants) is
+  // internal: an entry point called `step`, `open` or `time` must not bind
+  // to, or be bound by, the C library's symbol of that name when the code
+  // is loaded into a process.
+  for (Function &f : module.functions())
+    if (!f.isDeclaration() && !f.getName().starts_with("lctx_entry_"))
+      f.setLinkage(GlobalValue::InternalLinkage);
+  for (GlobalVariable &g : module.globals())
+    if (!g.isDeclaration())
+      g.setLinkage(GlobalValue::InternalLinkage);
   return true;
 }
 
