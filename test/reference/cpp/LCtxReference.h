@@ -77,19 +77,23 @@ template <typename T> struct BasicTensor {
   int64_t dim(int64_t i) const {
     if (i < 0)
       i += rank();
-    check(i >= 0 && i < rank(), "dim index out of range");
+    if (i < 0 || i >= rank())
+      check(false, "dim index out of range");
     return shape[i];
   }
   int64_t numel() const { return static_cast<int64_t>(data.size()); }
 
   /// The linear offset of a full multi-index.
+  /// (The messages are built only on failure: this runs for every element
+  /// access.)
   int64_t offset(const std::vector<int64_t> &index) const {
-    check(static_cast<int64_t>(index.size()) == rank(),
-          "index rank does not match tensor rank " + shapeToString(shape));
+    if (static_cast<int64_t>(index.size()) != rank())
+      check(false,
+            "index rank does not match tensor rank " + shapeToString(shape));
     int64_t linear = 0;
     for (int64_t d = 0; d < rank(); ++d) {
-      check(index[d] >= 0 && index[d] < shape[d],
-            "index out of bounds for shape " + shapeToString(shape));
+      if (index[d] < 0 || index[d] >= shape[d])
+        check(false, "index out of bounds for shape " + shapeToString(shape));
       linear = linear * shape[d] + index[d];
     }
     return linear;
