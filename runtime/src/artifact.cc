@@ -411,7 +411,9 @@ lctxrt_status_t Loader::loadCode(const SectionRecord &section,
                    ? ::fcntl(closer.fd, F_DUPFD_CLOEXEC, closer.fd + 1)
                    : -1;
     if (next < 0)
-      return error(LCTXRT_INTERNAL, where + "no unused /proc/self/fd name");
+      return error(LCTXRT_IO_ERROR,
+                   where + "no unused /proc/self/fd name to load the code "
+                           "under");
     skipped.fds.push_back(std::exchange(closer.fd, next));
     soPath = "/proc/self/fd/" + std::to_string(next);
   }
@@ -456,8 +458,20 @@ void Loader::buildInfos() {
 lctxrt::LoadedCode::~LoadedCode() {
   if (handle)
     ::dlclose(handle);
-  if (fd >= 0)
-    ::close(fd);
+  if (fd < 0)
+    return;
+  // dlclose need not unload the code (an object marked NODELETE, or one a
+  // loaded library depends on stays). Its name is the descriptor's
+  // /proc/self/fd path, and glibc finds loaded objects by name: closing the
+  // descriptor would let a later memfd reuse the number, and the name, of
+  // an object still loaded. Keep such a descriptor open for the life of the
+  // process instead, so every name stays unique.
+  std::string name = "/proc/self/fd/" + std::to_string(fd);
+  if (void *still = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+    ::dlclose(still);
+    return;
+  }
+  ::close(fd);
 }
 
 lctxrt_status_t lctxrt::openArtifact(const char *path,

@@ -29,12 +29,17 @@
 
 namespace lctxrt::test {
 
-/// Reads (once) and returns the bytes of a test kernel.
+/// Reads (once) and returns the bytes of a test kernel: 2 (axpy by 2), 3
+/// (by 3), 4 (by 2, marked NODELETE), otherwise one that cannot load.
 inline const std::string &kernelBytes(int which = 2) {
   static const std::string scale2 = readBytes(LCTXRT_TEST_KERNEL);
   static const std::string scale3 = readBytes(LCTXRT_TEST_KERNEL3);
+  static const std::string nodelete = readBytes(LCTXRT_TEST_KERNEL_NODELETE);
   static const std::string undefined = readBytes(LCTXRT_TEST_KERNEL_UNDEFINED);
-  return which == 2 ? scale2 : which == 3 ? scale3 : undefined;
+  return which == 2   ? scale2
+         : which == 3 ? scale3
+         : which == 4 ? nodelete
+                      : undefined;
 }
 
 class ArtifactTest : public ::testing::Test {
