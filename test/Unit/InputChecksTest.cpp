@@ -51,3 +51,18 @@ TEST(InputChecks, UnbalancedClosersDoNotUnderflow) {
 }
 
 } // namespace
+
+TEST(InputChecks, MalformedIntegerLists) {
+  using mlir::lctx::findMalformedIntegerList;
+  EXPECT_FALSE(findMalformedIntegerList("permutation = [1, 0]"));
+  EXPECT_FALSE(findMalformedIntegerList("permutation = [ -1 ,0 ]"));
+  EXPECT_FALSE(findMalformedIntegerList("dimensions = []"));
+  EXPECT_FALSE(findMalformedIntegerList("<{dimensions = array<i64: 1>}>"));
+  EXPECT_FALSE(findMalformedIntegerList("// permutation = [1 0]\n"));
+  EXPECT_FALSE(findMalformedIntegerList("{s = \"dimensions = x\"}"));
+  EXPECT_FALSE(findMalformedIntegerList("%permutations = [x]"));
+  EXPECT_EQ(findMalformedIntegerList("x permutation = [1 0]"), 2u);
+  EXPECT_TRUE(findMalformedIntegerList("dimensions = [1,>"));
+  EXPECT_TRUE(findMalformedIntegerList("dimensions = x"));
+  EXPECT_TRUE(findMalformedIntegerList("dimensions = [1"));
+}

@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
                                   input->getMemBufferRef(),
                                   /*RequiresNullTerminator=*/false),
                               llvm::SMLoc());
-    if (!lctx::checkIRNesting(screen))
+    if (!lctx::checkIRText(screen))
       return 1;
   }
   std::unique_ptr<llvm::ToolOutputFile> output =

@@ -3,8 +3,9 @@
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
 // MLIR's parser recurses once per nesting level of brackets, so a crafted
-// file with tens of thousands of `[` overflows the stack. lctx tools scan
-// their input first and reject absurd nesting with a located error.
+// file with tens of thousands of `[` overflows the stack, and a few MLIR 19
+// op parsers crash on malformed integer lists. lctx tools scan their input
+// first and reject such text with a located error.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,10 +33,18 @@ constexpr unsigned kMaxIRNestingDepth = 512;
 std::optional<size_t> findExcessiveNesting(llvm::StringRef text,
                                            unsigned limit = kMaxIRNestingDepth);
 
-/// Checks the main buffer of `sourceMgr`; on excessive nesting prints a
-/// located error through the SourceMgr and returns false.
-bool checkIRNesting(llvm::SourceMgr &sourceMgr,
-                    unsigned limit = kMaxIRNestingDepth);
+/// MLIR 19's custom parsers of linalg.transpose, linalg.broadcast and
+/// linalg.reduce crash on a malformed integer list after `permutation =` or
+/// `dimensions =` (`[1 0]`, `[1,>`, `x`): returns the offset of the first
+/// such keyword (outside strings and comments) not followed by `[]`,
+/// `[int, ...]` or the generic form's `array<`, or nullopt.
+std::optional<size_t> findMalformedIntegerList(llvm::StringRef text);
+
+/// Checks the main buffer of `sourceMgr` before parsing (excessive nesting,
+/// malformed integer lists); on a problem prints a located error through
+/// the SourceMgr and returns false.
+bool checkIRText(llvm::SourceMgr &sourceMgr,
+                 unsigned limit = kMaxIRNestingDepth);
 
 } // namespace mlir::lctx
 
