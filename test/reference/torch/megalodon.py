@@ -84,6 +84,7 @@ def forward(w, ids, c, dtype=torch.float64):
         xt = timestep_norm(x, w[pre + ".tsn.w"], w[pre + ".tsn.b"], groups)
         y = cema(xt, *(w[f"{pre}.cema.{n}"] for n in
                        ("alpha", "delta", "theta", "gamma", "omega")))
+        y = y.to(x.dtype)
         mx = rms_norm(y, w[pre + ".cema_norm"])
         z = mx @ w[pre + ".attn.wz"] + w[pre + ".attn.bz"]
         z = rms_norm(z.reshape(b, t, hds, dz // hds), 1.0).reshape(b, t, dz)
