@@ -305,6 +305,87 @@ struct RouteDispatchLowering : OpRewritePattern<RouteDispatchOp> {
   }
 };
 
+/// A row of `buildRowwise`'s result: the [D] source row, whether it is
+/// kept (a dropped row is 0), and an optional scale.
+struct SourceRow {
+  Value row, keep, scale;
+};
+
+/// out[b, j, :] = keep ? scale * source : 0 for out : `type` [B, k, D],
+/// where `rowFn(b, j)` gives the source row: one vector loop over D per
+/// row, the batch rows on the thread pool (instead of a gather per element).
+Value buildRowwise(OpBuilder &builder, Location loc, RankedTensorType type,
+                   function_ref<SourceRow(OpBuilder &, Location, Value, Value)>
+                       rowFn) {
+  int64_t bs = type.getShape()[0], k = type.getShape()[1],
+          d = type.getShape()[2];
+  Type elt = type.getElementType(), ct = computeType(elt);
+  auto rows = builder.create<scf::ForallOp>(
+      loc, ArrayRef<OpFoldResult>{builder.getIndexAttr(bs)},
+      ValueRange{emptyTensor(builder, loc, type.getShape(), elt)},
+      std::nullopt, [&](OpBuilder &b, Location l, ValueRange args) {
+        Value bi = args[0];
+        OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
+        Value block = b.create<tensor::ExtractSliceOp>(
+            l, RankedTensorType::get({k, d}, elt), args[1],
+            ArrayRef<OpFoldResult>{bi, z, z},
+            ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
+            ArrayRef<OpFoldResult>{one, one, one});
+        auto loop = b.create<scf::ForOp>(
+            l, indexConst(b, l, 0), indexConst(b, l, k), indexConst(b, l, 1),
+            ValueRange{block},
+            [&](OpBuilder &nb, Location nl, Value j, ValueRange a) {
+              SourceRow src = rowFn(nb, nl, bi, j);
+              OpFoldResult nz = nb.getIndexAttr(0), n1 = nb.getIndexAttr(1);
+              Value dst = nb.create<tensor::ExtractSliceOp>(
+                  nl, RankedTensorType::get({d}, elt), a[0],
+                  ArrayRef<OpFoldResult>{j, nz},
+                  ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
+                  ArrayRef<OpFoldResult>{n1, n1});
+              AffineMap id1 = nb.getMultiDimIdentityMap(1);
+              Value row = buildGeneric(
+                  nb, nl, dst, {src.row}, {id1}, id1, {kParallel},
+                  [&](OpBuilder &gb, Location gl, ValueRange v) -> Value {
+                    Value x = v[0];
+                    if (src.scale)
+                      x = fromCompute(
+                          gb, gl,
+                          gb.create<arith::MulFOp>(
+                              gl, toCompute(gb, gl, x, ct),
+                              toCompute(gb, gl, src.scale, ct)),
+                          elt);
+                    return gb.create<arith::SelectOp>(
+                        gl, src.keep, x, floatConst(gb, gl, elt, 0.0));
+                  });
+              Value next = nb.create<tensor::InsertSliceOp>(
+                  nl, row, a[0], ArrayRef<OpFoldResult>{j, nz},
+                  ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
+                  ArrayRef<OpFoldResult>{n1, n1});
+              nb.create<scf::YieldOp>(nl, next);
+            });
+        auto terminator = b.create<scf::InParallelOp>(l);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(terminator.getBody());
+        b.create<tensor::ParallelInsertSliceOp>(
+            l, loop.getResult(0), args[1], ArrayRef<OpFoldResult>{bi, z, z},
+            ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
+            ArrayRef<OpFoldResult>{one, one, one});
+      });
+  return rows.getResult(0);
+}
+
+/// A [D] row of the rank-3 `src` at (i, j).
+Value rowOf(OpBuilder &b, Location l, Value src, Value i, Value j) {
+  auto type = cast<RankedTensorType>(src.getType());
+  int64_t d = type.getShape()[2];
+  OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  return b.create<tensor::ExtractSliceOp>(
+      l, RankedTensorType::get({d}, type.getElementType()), src,
+      ArrayRef<OpFoldResult>{i, j, z},
+      ArrayRef<OpFoldResult>{one, one, b.getIndexAttr(d)},
+      ArrayRef<OpFoldResult>{one, one, one});
+}
+
 struct RouteCombineLowering : OpRewritePattern<RouteCombineOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouteCombineOp op,
@@ -317,33 +398,24 @@ struct RouteCombineLowering : OpRewritePattern<RouteCombineOp> {
     int64_t bs = outType.getShape()[0];
     int64_t e = bufType.getShape()[0];
     int64_t capacity = bufType.getShape()[1] / std::max<int64_t>(bs, 1);
-    Type elt = outType.getElementType();
-    Type ct = computeType(elt);
     Value buf = op.getExpertOut();
-    Value out = buildIndexGeneric(
-        rewriter, loc, outType.getShape(), elt,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value ex = b.create<tensor::ExtractOp>(l, op.getExpert(),
-                                                 idx.take_front(2));
-          Value sl = b.create<tensor::ExtractOp>(l, op.getSlot(),
-                                                 idx.take_front(2));
-          Value g = b.create<tensor::ExtractOp>(l, op.getGate(),
-                                                idx.take_front(2));
+    // One row copy per token, scaled by its gate; a dropped token (slot
+    // outside [0, C)) gets exactly 0.
+    Value out = buildRowwise(
+        rewriter, loc, outType,
+        [&](OpBuilder &b, Location l, Value bi, Value si) -> SourceRow {
+          SmallVector<Value, 2> at{bi, si};
+          Value ex = b.create<tensor::ExtractOp>(l, op.getExpert(), at);
+          Value sl = b.create<tensor::ExtractOp>(l, op.getSlot(), at);
+          Value g = b.create<tensor::ExtractOp>(l, op.getGate(), at);
           // Kept iff expert in [0, E) and slot in [0, C).
-          std::pair<Value, Value> exC = clampIndex(b, l, ex, e);
-          std::pair<Value, Value> slC = clampIndex(b, l, sl, capacity);
-          Value ei = exC.first, si2 = slC.first;
-          Value keep = b.create<arith::AndIOp>(l, exC.second, slC.second);
+          auto [ei, exOk] = clampIndex(b, l, ex, e);
+          auto [slot, slOk] = clampIndex(b, l, sl, capacity);
           Value row = b.create<arith::AddIOp>(
-              l, b.create<arith::MulIOp>(l, idx[0], indexConst(b, l, capacity)),
-              si2);
-          Value v = b.create<tensor::ExtractOp>(l, buf,
-                                                ValueRange{ei, row, idx[2]});
-          Value y = b.create<arith::MulFOp>(l, toCompute(b, l, v, ct),
-                                            toCompute(b, l, g, ct));
-          // A dropped token's branch output is exactly 0.
-          y = b.create<arith::SelectOp>(l, keep, y, floatConst(b, l, ct, 0.0));
-          return fromCompute(b, l, y, elt);
+              l, b.create<arith::MulIOp>(l, bi, indexConst(b, l, capacity)),
+              slot);
+          return {rowOf(b, l, buf, ei, row),
+                  b.create<arith::AndIOp>(l, exOk, slOk), g};
         });
     rewriter.replaceOp(op, out);
     return success();
@@ -596,64 +668,16 @@ struct RouteGatherLowering : OpRewritePattern<RouteGatherOp> {
       return rewriter.notifyMatchFailure(op, "dynamic shapes");
     Location loc = op.getLoc();
     auto type = op.getType();
-    int64_t bs = type.getShape()[0], k = type.getShape()[1],
-            d = type.getShape()[2];
     int64_t s = op.getInput().getType().getShape()[1];
-    Type elt = type.getElementType();
     Value input = op.getInput(), indices = op.getIndices();
-    auto rows = rewriter.create<scf::ForallOp>(
-        loc, ArrayRef<OpFoldResult>{rewriter.getIndexAttr(bs)},
-        ValueRange{emptyTensor(rewriter, loc, type.getShape(), elt)},
-        std::nullopt, [&](OpBuilder &b, Location l, ValueRange args) {
-          Value bi = args[0];
-          OpFoldResult z = b.getIndexAttr(0), one = b.getIndexAttr(1);
-          Value block = b.create<tensor::ExtractSliceOp>(
-              l, RankedTensorType::get({k, d}, elt), args[1],
-              ArrayRef<OpFoldResult>{bi, z, z},
-              ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
-              ArrayRef<OpFoldResult>{one, one, one});
-          auto loop = b.create<scf::ForOp>(
-              l, indexConst(b, l, 0), indexConst(b, l, k), indexConst(b, l, 1),
-              ValueRange{block},
-              [&](OpBuilder &nb, Location nl, Value j, ValueRange a) {
-                Value raw = nb.create<tensor::ExtractOp>(nl, indices,
-                                                         ValueRange{bi, j});
-                auto [si, valid] = clampIndex(nb, nl, raw, s);
-                OpFoldResult nz = nb.getIndexAttr(0), n1 = nb.getIndexAttr(1);
-                Value src = nb.create<tensor::ExtractSliceOp>(
-                    nl, RankedTensorType::get({d}, elt), input,
-                    ArrayRef<OpFoldResult>{bi, si, nz},
-                    ArrayRef<OpFoldResult>{n1, n1, nb.getIndexAttr(d)},
-                    ArrayRef<OpFoldResult>{n1, n1, n1});
-                Value dst = nb.create<tensor::ExtractSliceOp>(
-                    nl, RankedTensorType::get({d}, elt), a[0],
-                    ArrayRef<OpFoldResult>{j, nz},
-                    ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
-                    ArrayRef<OpFoldResult>{n1, n1});
-                AffineMap id1 = nb.getMultiDimIdentityMap(1);
-                Value row = buildGeneric(
-                    nb, nl, dst, {src}, {id1}, id1, {kParallel},
-                    [&](OpBuilder &gb, Location gl, ValueRange v) {
-                      return gb
-                          .create<arith::SelectOp>(gl, valid, v[0],
-                                                   floatConst(gb, gl, elt, 0.0))
-                          .getResult();
-                    });
-                Value next = nb.create<tensor::InsertSliceOp>(
-                    nl, row, a[0], ArrayRef<OpFoldResult>{j, nz},
-                    ArrayRef<OpFoldResult>{n1, nb.getIndexAttr(d)},
-                    ArrayRef<OpFoldResult>{n1, n1});
-                nb.create<scf::YieldOp>(nl, next);
-              });
-          auto terminator = b.create<scf::InParallelOp>(l);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(terminator.getBody());
-          b.create<tensor::ParallelInsertSliceOp>(
-              l, loop.getResult(0), args[1], ArrayRef<OpFoldResult>{bi, z, z},
-              ArrayRef<OpFoldResult>{one, b.getIndexAttr(k), b.getIndexAttr(d)},
-              ArrayRef<OpFoldResult>{one, one, one});
+    Value rows = buildRowwise(
+        rewriter, loc, type,
+        [&](OpBuilder &b, Location l, Value bi, Value j) -> SourceRow {
+          Value raw = b.create<tensor::ExtractOp>(l, indices, ValueRange{bi, j});
+          auto [si, valid] = clampIndex(b, l, raw, s);
+          return {rowOf(b, l, input, bi, si), valid, Value()};
         });
-    rewriter.replaceOp(op, rows.getResult(0));
+    rewriter.replaceOp(op, rows);
     return success();
   }
 };
