@@ -212,13 +212,67 @@ Value lowering::convertElements(OpBuilder &b, Location loc, Value t,
       });
 }
 
+/// The rotation of each (position, frequency) is computed once: cos/sin
+/// tables of shape positions x Dh/2 in f64 (T * Dh/2 transcendental pairs
+/// instead of B * H * T * Dh), then one rotation pass over x that reads
+/// them.
 Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
-                        double theta, std::optional<int64_t> chunk) {
+                          double theta, std::optional<int64_t> chunk) {
+  MLIRContext *ctx = b.getContext();
   auto type = cast<RankedTensorType>(x.getType());
   Type elt = type.getElementType();
   int64_t dh = type.getShape()[3];
-  bool batchedPos = cast<RankedTensorType>(pos.getType()).getRank() == 2;
+  auto posType = cast<RankedTensorType>(pos.getType());
+  bool batchedPos = posType.getRank() == 2;
   Type f64 = b.getF64Type();
+
+  // inv_freq[i] = theta^(-2 i / Dh) = exp(i * (-2 ln(theta) / Dh)), in f64
+  // for long positions.
+  Value invFreq = buildIndexGeneric(
+      b, loc, {dh / 2}, f64,
+      [&](OpBuilder &nb, Location nl, ValueRange idx) -> Value {
+        Value halfF = nb.create<arith::SIToFPOp>(
+            nl, f64,
+            nb.create<arith::IndexCastOp>(nl, nb.getI64Type(), idx[0]));
+        Value expo = nb.create<arith::MulFOp>(
+            nl, halfF, floatConst(nb, nl, f64, -2.0 * std::log(theta) / dh));
+        return nb.create<math::ExpOp>(nl, expo);
+      });
+  // cos / sin of p * inv_freq over positions x Dh/2; with a chunk, p is the
+  // position modulo the chunk (floor modulo, so negative positions wrap like
+  // the chunk mask's floor division).
+  SmallVector<int64_t> tableShape(posType.getShape());
+  tableShape.push_back(dh / 2);
+  unsigned tRank = tableShape.size();
+  SmallVector<unsigned> posDims;
+  for (unsigned i = 0; i + 1 < tRank; ++i)
+    posDims.push_back(i);
+  AffineMap tableId = b.getMultiDimIdentityMap(tRank);
+  SmallVector<utils::IteratorType> tableIters(tRank, kParallel);
+  auto table = [&](bool isCos) {
+    return buildGeneric(
+        b, loc, emptyTensor(b, loc, tableShape, f64), {pos, invFreq},
+        {selectDims(ctx, tRank, posDims), selectDims(ctx, tRank, {tRank - 1})},
+        tableId, tableIters, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value p = a[0];
+          if (!p.getType().isInteger(64))
+            p = nb.create<arith::ExtSIOp>(nl, nb.getI64Type(), p);
+          if (chunk) {
+            Value c = i64Const(nb, nl, *chunk);
+            p = nb.create<arith::RemSIOp>(
+                nl,
+                nb.create<arith::AddIOp>(
+                    nl, nb.create<arith::RemSIOp>(nl, p, c), c),
+                c);
+          }
+          Value angle = nb.create<arith::MulFOp>(
+              nl, nb.create<arith::SIToFPOp>(nl, f64, p), a[1]);
+          return isCos ? nb.create<math::CosOp>(nl, angle).getResult()
+                       : nb.create<math::SinOp>(nl, angle).getResult();
+        });
+  };
+  Value cosT = table(true), sinT = table(false);
+
   return buildIndexGeneric(
       b, loc, type.getShape(), elt,
       [&](OpBuilder &nb, Location nl, ValueRange idx) -> Value {
@@ -228,31 +282,10 @@ Value lowering::buildRope(OpBuilder &b, Location loc, Value x, Value pos,
         Value isOdd = nb.create<arith::CmpIOp>(
             nl, arith::CmpIPredicate::ne,
             nb.create<arith::RemUIOp>(nl, j, two), indexConst(nb, nl, 0));
-        // Position as i64, modulo the chunk when attention restarts RoPE.
-        Value p = nb.create<tensor::ExtractOp>(
-            nl, pos, batchedPos ? ValueRange{bIdx, t} : ValueRange{t});
-        if (!p.getType().isInteger(64))
-          p = nb.create<arith::ExtSIOp>(nl, nb.getI64Type(), p);
-        if (chunk) {
-          // Floor modulo, so negative positions wrap like the chunk mask's
-          // floor division.
-          Value c = nb.create<arith::ConstantOp>(nl,
-                                                 nb.getI64IntegerAttr(*chunk));
-          p = nb.create<arith::RemSIOp>(
-              nl, nb.create<arith::AddIOp>(nl, nb.create<arith::RemSIOp>(nl, p, c),
-                                           c),
-              c);
-        }
-        Value pf = nb.create<arith::SIToFPOp>(nl, f64, p);
-        // inv_freq = theta^(-2 * half / Dh), in f64 for long positions.
-        Value halfF = nb.create<arith::SIToFPOp>(
-            nl, f64, nb.create<arith::IndexCastOp>(nl, nb.getI64Type(), half));
-        Value expo = nb.create<arith::MulFOp>(
-            nl, halfF, floatConst(nb, nl, f64, -2.0 * std::log(theta) / dh));
-        Value angle = nb.create<arith::MulFOp>(
-            nl, pf, nb.create<math::ExpOp>(nl, expo));
-        Value c = nb.create<math::CosOp>(nl, angle);
-        Value s = nb.create<math::SinOp>(nl, angle);
+        SmallVector<Value> at = batchedPos ? SmallVector<Value>{bIdx, t, half}
+                                           : SmallVector<Value>{t, half};
+        Value c = nb.create<tensor::ExtractOp>(nl, cosT, at);
+        Value s = nb.create<tensor::ExtractOp>(nl, sinT, at);
         Value self = nb.create<tensor::ExtractOp>(nl, x, idx);
         Value partnerJ = nb.create<arith::SelectOp>(
             nl, isOdd, nb.create<arith::SubIOp>(nl, j, one),

@@ -348,98 +348,15 @@ struct FfnLowering : StaticPattern<FfnOp> {
 // RoPE
 //===----------------------------------------------------------------------===//
 
-/// lctx.rope with the rotation of each (position, frequency) computed once:
-/// cos/sin tables of shape positions x Dh/2 (f64, the same expressions as
-/// buildRope, so the result is bit-identical to it), then a rotation pass
-/// over x that reads them. The tables cost T * Dh/2 transcendental pairs
-/// instead of B * H * T * Dh.
+/// lctx.rope: the shared buildRope (cos/sin tables per position, then one
+/// rotation pass).
 struct RopeLowering : StaticPattern<RopeOp> {
   using StaticPattern::StaticPattern;
   LogicalResult lower(RopeOp op, PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    Value x = op.getInput(), pos = op.getPositions();
-    auto type = op.getInput().getType();
-    Type elt = type.getElementType();
-    int64_t dh = type.getShape()[3];
-    double theta = op.getTheta().convertToDouble();
-    auto posType = cast<RankedTensorType>(pos.getType());
-    bool batchedPos = posType.getRank() == 2;
-    Type f64 = rewriter.getF64Type();
-
-    // inv_freq[i] = theta^(-2 i / Dh) = exp(i * (-2 ln(theta) / Dh)).
-    Value invFreq = buildIndexGeneric(
-        rewriter, loc, {dh / 2}, f64,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value halfF = b.create<arith::SIToFPOp>(
-              l, f64, b.create<arith::IndexCastOp>(l, b.getI64Type(), idx[0]));
-          Value expo = b.create<arith::MulFOp>(
-              l, halfF, floatConst(b, l, f64, -2.0 * std::log(theta) / dh));
-          return b.create<math::ExpOp>(l, expo);
-        });
-    // cos / sin of p * inv_freq over positions x Dh/2.
-    SmallVector<int64_t> tableShape(posType.getShape());
-    tableShape.push_back(dh / 2);
-    unsigned tRank = tableShape.size();
-    SmallVector<unsigned> posDims;
-    for (unsigned i = 0; i + 1 < tRank; ++i)
-      posDims.push_back(i);
-    AffineMap tableId = rewriter.getMultiDimIdentityMap(tRank);
-    SmallVector<utils::IteratorType> tableIters(tRank, kParallel);
-    auto table = [&](bool isCos) {
-      return buildGeneric(
-          rewriter, loc, emptyTensor(rewriter, loc, tableShape, f64),
-          {pos, invFreq},
-          {selectDims(ctx, tRank, posDims), selectDims(ctx, tRank, {tRank - 1})},
-          tableId, tableIters, [&](OpBuilder &b, Location l, ValueRange a) {
-            Value p = a[0];
-            if (!p.getType().isInteger(64))
-              p = b.create<arith::ExtSIOp>(l, b.getI64Type(), p);
-            Value angle = b.create<arith::MulFOp>(
-                l, b.create<arith::SIToFPOp>(l, f64, p), a[1]);
-            return isCos ? b.create<math::CosOp>(l, angle).getResult()
-                         : b.create<math::SinOp>(l, angle).getResult();
-          });
-    };
-    Value cosT = table(true), sinT = table(false);
-
-    Value y = buildIndexGeneric(
-        rewriter, loc, type.getShape(), elt,
-        [&](OpBuilder &b, Location l, ValueRange idx) -> Value {
-          Value bIdx = idx[0], h = idx[1], t = idx[2], j = idx[3];
-          Value one = indexConst(b, l, 1), two = indexConst(b, l, 2);
-          Value half = b.create<arith::DivUIOp>(l, j, two);
-          Value isOdd = b.create<arith::CmpIOp>(
-              l, arith::CmpIPredicate::ne,
-              b.create<arith::RemUIOp>(l, j, two), indexConst(b, l, 0));
-          SmallVector<Value> at = batchedPos ? SmallVector<Value>{bIdx, t, half}
-                                             : SmallVector<Value>{t, half};
-          Value c = b.create<tensor::ExtractOp>(l, cosT, at);
-          Value s = b.create<tensor::ExtractOp>(l, sinT, at);
-          Value self = b.create<tensor::ExtractOp>(l, x, idx);
-          Value partnerJ = b.create<arith::SelectOp>(
-              l, isOdd, b.create<arith::SubIOp>(l, j, one),
-              b.create<arith::AddIOp>(l, j, one));
-          Value partner = b.create<tensor::ExtractOp>(
-              l, x, ValueRange{bIdx, h, t, partnerJ});
-          Value xs = self, xp = partner;
-          if (!elt.isF64()) {
-            xs = b.create<arith::ExtFOp>(l, f64, self);
-            xp = b.create<arith::ExtFOp>(l, f64, partner);
-          }
-          // even: x c - x' s;  odd: x' s + x c.
-          Value xc = b.create<arith::MulFOp>(l, xs, c);
-          Value ps = b.create<arith::MulFOp>(l, xp, s);
-          Value r = b.create<arith::SelectOp>(
-              l, isOdd, b.create<arith::AddFOp>(l, ps, xc),
-              b.create<arith::SubFOp>(l, xc, ps));
-          if (elt.isF64())
-            return r;
-          // Through f32, as buildRope does.
-          Value f = b.create<arith::TruncFOp>(l, b.getF32Type(), r);
-          return elt.isF32() ? f : b.create<arith::TruncFOp>(l, elt, f);
-        });
-    rewriter.replaceOp(op, y);
+    rewriter.replaceOp(op, buildRope(rewriter, op.getLoc(), op.getInput(),
+                                     op.getPositions(),
+                                     op.getTheta().convertToDouble(),
+                                     std::nullopt));
     return success();
   }
 };
