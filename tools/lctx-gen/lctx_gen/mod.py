@@ -185,5 +185,6 @@ def generate(c):
         "// see docs/models.md.\n\n")
     return module_text(header, {
         "arch": "mod", "decode": "token", "vocab": c["vocab"],
-        "context": c["context"], "batch": c["batch"]},
+        "context": c["context"], "window": c["context"],
+        "batch": c["batch"]},
         [prefill(c), decode(c)])

@@ -87,5 +87,6 @@ def generate(c):
         "\n\n")
     return module_text(header, {
         "arch": "switch", "decode": "token", "vocab": c["vocab"],
-        "context": c["context"], "batch": c["batch"]},
+        "context": c["context"], "window": c["context"],
+        "batch": c["batch"]},
         [prefill(c), decode(c)])
