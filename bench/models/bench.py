@@ -9,13 +9,22 @@ time
   - prefill: lctx's `prefill` entry vs the PyTorch reference forward
     (test/reference/torch, float32, torch.no_grad) over the same ids;
   - decode: lctx's decode entry points, one token (byte) per step, state in
-    the runtime, vs the reference's decode as its implementations do it
-    (a full re-forward of the growing prefix for every new token).
+    the runtime, vs
+      * the eager *cached* decode step of bench/models/cached.py (float32,
+        torch.inference_mode, preallocated caches: the fair peer), and
+      * the reference's decode as its implementations do it (a full
+        re-forward of the growing prefix for every new token).
+Before timing, the cached peer is checked in float64 against the
+reference's float64 forward at every position of the first --check tokens
+(normalized max error <= 1e-9, or the benchmark stops).
 Both sides run with --threads (default 1; OMP_NUM_THREADS and
-torch.set_num_threads) and OPENBLAS_CORETYPE=SkylakeX. Prints a markdown
-table of tokens/s and the ratios (> 1: lctx is faster).
+torch.set_num_threads) and OPENBLAS_CORETYPE=SkylakeX. Every measurement is
+repeated in --rounds rounds in which lctx and torch alternate; the table
+reports the median round. Prints a markdown table of tokens/s and the
+ratios (> 1: lctx is faster).
 
 usage: bench/models/bench.py [--build-dir DIR] [--threads N] [--steps N]
+                             [--repeat N] [--rounds N] [--check N]
                              [--config FILE ...]
 """
 import argparse
@@ -44,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 sys.path.insert(0, os.path.join(ROOT, "test", "Models"))
+sys.path.insert(0, HERE)
 
 import lctxrt  # noqa: E402
 import model_test  # noqa: E402  (safetensors reader, decode drivers)
@@ -52,6 +62,7 @@ import megabyte  # noqa: E402
 import megalodon  # noqa: E402
 import mod  # noqa: E402
 import switch  # noqa: E402
+import cached  # noqa: E402
 
 REFS = {"megabyte": megabyte, "infini": infini, "megalodon": megalodon,
         "mod": mod, "switch": switch}
@@ -66,11 +77,18 @@ def median_time(fn, repeat):
     return statistics.median(times)
 
 
+def input_name(session, entry):
+    """The name of the entry point's (only) runtime input."""
+    return [a["name"] for a in session.artifact.entries[entry]
+            if a["role"] == "input"][0]
+
+
 def lctx_decode(c, session, ids, steps):
     if c["arch"] == "megabyte":
         return model_test.megabyte_decode(session, ids, steps, c["patch"])
-    return np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
-                     for i in range(steps)], 1)
+    name = input_name(session, "decode")
+    return np.stack([session.run("decode", **{name: ids[:, i:i + 1]})[
+        "logits"][:, 0] for i in range(steps)], 1)
 
 
 def torch_naive_decode(ref, w, ids, c, steps, start):
@@ -86,7 +104,7 @@ def torch_naive_decode(ref, w, ids, c, steps, start):
         ref.forward(w, ids[:, :n], cc, dtype=torch.float32)
 
 
-def bench(path, build_dir, steps, repeat, work):
+def bench(path, build_dir, steps, repeat, rounds, check_n, work):
     c = json.load(open(path))
     name = os.path.splitext(os.path.basename(path))[0]
     mlir, art_path = (os.path.join(work, name + ext) for ext in
@@ -106,8 +124,16 @@ def bench(path, build_dir, steps, repeat, work):
              model_test.read_safetensors(wpath).items()}
     b, t = c.get("batch", 1), c["context"]
     ids = np.random.default_rng(3).integers(0, 256, (b, t)).astype(np.int32)
+    tids = torch.as_tensor(ids).long()
     ref = REFS[c["arch"]]
     torch.set_num_threads(int(THREADS))
+
+    # The cached peer equals the reference (float64, every position).
+    err = cached.check(c, wdict, min(check_n, t), ids=ids)
+    if not err <= 1e-9:
+        sys.exit(f"bench: {name}: the cached peer differs from the "
+                 f"reference forward: normalized error {err:.3g}")
+    peer = cached.make(c, wdict, torch.float32)
 
     def lctx_prefill():
         session.reset_state()
@@ -117,34 +143,61 @@ def bench(path, build_dir, steps, repeat, work):
         with torch.no_grad():
             ref.forward(wdict, ids, c, dtype=torch.float32)
 
-    lctx_prefill()
-    lp = median_time(lctx_prefill, repeat)
-    torch_prefill()
-    tp = median_time(torch_prefill, repeat)
-
     # Decode `steps` tokens after a prefix of t - steps (the last steps of
-    # the context, where the naive re-forward is most expensive).
+    # the context: the longest caches, where the re-forward is most
+    # expensive). The prefix is decoded first, untimed.
     start = t - steps
-    session.reset_state()
-    lctx_decode(c, session, ids, start)
-    t0 = time.perf_counter()
-    if c["arch"] == "megabyte":
-        # Continue the two-rate schedule from position `start`.
-        for pos in range(start, t):
-            p = c["patch"]
-            if pos % p == 0:
-                session.run("decode_global", patch_ids=ids[:, pos - p:pos])
-            prev = ids[:, pos - 1:pos] if pos % p else np.zeros((b, 1), np.int32)
-            session.run("decode_local", prev_id=prev)
-    else:
-        for pos in range(start, t):
-            session.run("decode", id=ids[:, pos:pos + 1])
-    ld = (time.perf_counter() - t0) / steps
-    with torch.no_grad():
+
+    def lctx_decode_steps():
+        session.reset_state()
+        lctx_decode(c, session, ids, start)
         t0 = time.perf_counter()
-        torch_naive_decode(ref, wdict, ids, c, min(steps, 8), start)
-        td = (time.perf_counter() - t0) / min(steps, 8)
-    return (name, c["arch"], b * t, b * t / lp, b * t / tp, b / ld, b / td)
+        if c["arch"] == "megabyte":
+            # Continue the two-rate schedule from position `start`.
+            p = c["patch"]
+            for pos in range(start, t):
+                if pos % p == 0:
+                    session.run("decode_global",
+                                patch_ids=ids[:, pos - p:pos])
+                prev = ids[:, pos - 1:pos] if pos % p else \
+                    np.zeros((b, 1), np.int32)
+                session.run("decode_local", prev_id=prev)
+        else:
+            name = input_name(session, "decode")
+            for pos in range(start, t):
+                session.run("decode", **{name: ids[:, pos:pos + 1]})
+        return (time.perf_counter() - t0) / steps
+
+    def cached_decode_steps():
+        with torch.inference_mode():
+            peer.reset()
+            for pos in range(start):
+                peer.logits_at(tids, pos)
+            t0 = time.perf_counter()
+            for pos in range(start, t):
+                peer.logits_at(tids, pos)
+            return (time.perf_counter() - t0) / steps
+
+    naive_steps = min(steps, 4)
+
+    def naive_decode_steps():
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            torch_naive_decode(ref, wdict, ids, c, naive_steps, t - naive_steps)
+            return (time.perf_counter() - t0) / naive_steps
+
+    lctx_prefill()
+    torch_prefill()
+    res = {k: [] for k in ("lp", "tp", "ld", "cd", "nd")}
+    for _ in range(rounds):
+        res["lp"].append(median_time(lctx_prefill, repeat))
+        res["tp"].append(median_time(torch_prefill, repeat))
+        res["ld"].append(lctx_decode_steps())
+        res["cd"].append(cached_decode_steps())
+        res["nd"].append(naive_decode_steps())
+    m = {k: statistics.median(v) for k, v in res.items()}
+    return (name, c["arch"], b * t, b * t / m["lp"], b * t / m["tp"],
+            b / m["ld"], b / m["cd"], b / m["nd"], err)
 
 
 def main():
@@ -153,8 +206,11 @@ def main():
     ap.add_argument("--threads", default="1")
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--check", type=int, default=320)
     ap.add_argument("--config", action="append")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
     os.environ.setdefault("LCTXRT_LIBRARY", os.path.join(
         args.build_dir, "lib", "liblctxrt.so"))
     configs = args.config or sorted(glob.glob(os.path.join(
@@ -163,22 +219,28 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for path in configs:
             rows.append(bench(path, args.build_dir, args.steps, args.repeat,
-                              work))
+                              args.rounds, args.check, work))
             r = rows[-1]
             print(f"bench: {r[0]}: prefill lctx {r[3]:.0f} tok/s, torch "
                   f"{r[4]:.0f} tok/s; decode lctx {r[5]:.1f} tok/s, torch "
-                  f"naive {r[6]:.2f} tok/s", file=sys.stderr)
-    print(f"| model | arch | prefill tokens | lctx prefill tok/s | torch "
-          f"prefill tok/s | ratio | lctx decode tok/s | torch re-forward "
-          f"decode tok/s | ratio |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, arch, n, lp, tp, ld, td in rows:
+                  f"cached {r[6]:.1f} tok/s, re-forward {r[7]:.2f} tok/s",
+                  file=sys.stderr)
+    print("| model | arch | prefill tokens | lctx prefill tok/s | torch "
+          "prefill tok/s | ratio | lctx decode tok/s | torch cached decode "
+          "tok/s | ratio | torch re-forward tok/s | ratio | peer check |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, arch, n, lp, tp, ld, cd, nd, err in rows:
         print(f"| {name} | {arch} | {n} | {lp:.0f} | {tp:.0f} | "
-              f"{lp / tp:.2f} | {ld:.1f} | {td:.2f} | {ld / td:.1f} |")
-    print(f"({args.threads} thread(s); decode: {args.steps} steps at the end "
-          "of the context, lctx through the Python module (ctypes), torch "
-          "re-forwarding the prefix per token as the reference "
-          "implementations' generate() do)")
+              f"{lp / tp:.2f} | {ld:.1f} | {cd:.1f} | {ld / cd:.2f} | "
+              f"{nd:.2f} | {ld / nd:.1f} | {err:.0e} |")
+    print(f"({args.threads} thread(s); median of {args.rounds} rounds, lctx "
+          f"and torch alternating; prefill: median of {args.repeat} calls "
+          f"per round; decode: {args.steps} steps at the end of the context "
+          f"(re-forward: {min(args.steps, 4)}), both sides driven from Python "
+          "(lctx through the ctypes module); peer check: float64 cached step "
+          f"vs reference forward over the first {args.check} positions; load "
+          f"average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end, "
+          f"{os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":
