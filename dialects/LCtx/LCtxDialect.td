@@ -72,6 +72,12 @@ def LCtx_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getModelAttrName() {
       return ::llvm::StringLiteral("lctx.model");
     }
+    /// Name of the function attribute that asks `lctx-derive-decode` to
+    /// derive a one-token decode entry point, named by the attribute's
+    /// string, from the function (`{lctx.decode = "decode"}` on a prefill).
+    static constexpr ::llvm::StringLiteral getDecodeAttrName() {
+      return ::llvm::StringLiteral("lctx.decode");
+    }
   }];
 }
 

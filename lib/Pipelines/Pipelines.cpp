@@ -49,6 +49,7 @@ using namespace mlir;
 
 void lctx::buildFrontendPipeline(OpPassManager &pm,
                                  const FrontendPipelineOptions &options) {
+  pm.addPass(createLCtxDeriveDecodePass());
   pm.addPass(createCanonicalizerPass());
   if (options.decompose)
     pm.addPass(createLCtxDecomposePass());

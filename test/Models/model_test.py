@@ -137,7 +137,7 @@ def infini_state_bytes(c):
 
 def token_decode(session, ids, start, stop):
     """Logits of positions start..stop-1, one `decode` call per token."""
-    return np.stack([session.run("decode", id=ids[:, i:i + 1])["logits"][:, 0]
+    return np.stack([session.run("decode", ids=ids[:, i:i + 1])["logits"][:, 0]
                      for i in range(start, stop)], 1)
 
 

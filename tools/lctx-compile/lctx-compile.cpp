@@ -19,6 +19,7 @@
 
 #include "lctx/InitAll.h"
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "lctx/Dialect/LCtx/Transforms/Passes.h"
 #include "lctx/Pipelines/Pipelines.h"
 #include "lctx/Support/InputChecks.h"
 #include "lctxrt/artifact_format.h"
@@ -167,6 +168,14 @@ int main(int argc, char **argv) {
                                                            &context);
   if (!module)
     return 1;
+  // Decode entry points derived from prefills (`lctx.decode`) are entry
+  // points like the others: derive them before collecting the manifest.
+  {
+    PassManager derive(&context);
+    derive.addPass(lctx::createLCtxDeriveDecodePass());
+    if (failed(derive.run(*module)))
+      return 1;
+  }
   std::vector<lctxc::ManifestEntry> entries;
   if (failed(lctxc::collectEntryPoints(*module, entries)))
     return 1;

@@ -7,11 +7,14 @@ segment, a per-head sigmoid gate), with prefill and decode entry points.
 Entry points (all continue the runtime-owned stream):
   prefill(ids [B, T]) -> logits [B, T, V]          T = context, whole segments
   prefill_segment(ids [B, N]) -> logits [B, N, V]  one segment
-  decode(id [B, 1]) -> logits [B, 1, V]            one token
+  decode(ids [B, 1]) -> logits [B, 1, V]           one token, derived from
+                                                   prefill by lctx-compile
+                                                   (lctx-derive-decode)
 
 States: `pos` (i64 [1], tokens seen), and per layer `layers.<i>.memory`
-[B, H, Dh, Dh] and `layers.<i>.norm` [B, H, Dh] (f32: M and z), plus the
-current segment's `layers.<i>.k/v` [B, H, N, Dh] for decode. The prefill
+[B, H, Dh, Dh] and `layers.<i>.norm` [B, H, Dh] (f32: M and z), plus, for
+decode, the current segment's caches `attention.<i>.k/k_rotated/v`
+[B, H, N, Dh] that the derivation adds. The prefill
 entries consume whole segments, so they start and end at a segment
 boundary (pos a multiple of N), where the segment cache holds nothing that
 a later step can see. Decode updates the memory only when a segment fills.
@@ -40,8 +43,9 @@ def _memory_states(f, c, i):
 def layer(f, c, pre, x, mem, cache=None):
     """One pre-norm Infini layer (weights under `pre`, c: heads, ffn,
     segment, rule, activation, rope_theta); `cache = (k, k_rotated, v, p64,
-    pidx)` for a decode step at segment position p. Returns (x', (M', z'),
-    (k', k_rotated', v') or None)."""
+    pidx)` for a decode step at segment position p (MEGABYTE's global
+    decode with an Infini global model; Infini's own decode entry is derived
+    by lctx-compile). Returns (x', (M', z'), (k', k_rotated', v') or None)."""
     w = _weights(f, c, pre, x.shape[-1])
     h = f.rms_norm(x, w["norm1"])
     q = f.split_heads(f.linear(h, w["wq"]), c["heads"])
@@ -102,9 +106,9 @@ def layer(f, c, pre, x, mem, cache=None):
     return f.add(x1, ff), (m, z), new_cache
 
 
-def _prefill(c, name, length):
+def _prefill(c, name, length, decode=None):
     b, v, d = c["batch"], c["vocab"], c["dim"]
-    f = Func(name)
+    f = Func(name, decode)
     ids = f.input("ids", [b, length], "i32")
     emb = f.weight("embed", [v, d])
     pos = f.state("pos", [1], "i64")
@@ -124,41 +128,6 @@ def _prefill(c, name, length):
     return f
 
 
-def decode(c):
-    b, v, d, n, h = c["batch"], c["vocab"], c["dim"], c["segment"], c["heads"]
-    f = Func("decode")
-    ids = f.input("id", [b, 1], "i32")
-    emb = f.weight("embed", [v, d])
-    pos = f.state("pos", [1], "i64")
-    pos64, _ = f.scalar_index(pos)
-    # Position inside the current segment.
-    p64 = f.emit(f"arith.remsi {pos64}, {f.const_i64(n)} : i64", [], "i64",
-                 hint="p")
-    pidx = f.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
-                  hint="p")
-    x = f.embedding(emb, ids)
-    outs = []
-    for i in range(c["layers"]):
-        m, z = _memory_states(f, c, i)
-        shape = [b, h, n, d // h]
-        kc = f.state(f"layers.{i}.k", shape)
-        krc = f.state(f"layers.{i}.k_rotated", shape)
-        vc = f.state(f"layers.{i}.v", shape)
-        x, (m, z), (kc, krc, vc) = layer(f, c, f"layers.{i}", x, (m, z),
-                                         (kc, krc, vc, p64, pidx))
-        outs.append((m, z, kc, krc, vc))
-    x = f.rms_norm(x, f.weight("norm", [d]))
-    f.output("logits", f.linear(x, emb, transpose=True))
-    f.state_out("pos", f.increment(pos, pos64))
-    for i, (m, z, kc, krc, vc) in enumerate(outs):
-        f.state_out(f"layers.{i}.memory", m)
-        f.state_out(f"layers.{i}.norm", z)
-        f.state_out(f"layers.{i}.k", kc)
-        f.state_out(f"layers.{i}.k_rotated", krc)
-        f.state_out(f"layers.{i}.v", vc)
-    return f
-
-
 def generate(c):
     header = (
         "// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception\n"
@@ -173,5 +142,5 @@ def generate(c):
         "arch": "infini", "decode": "token", "vocab": c["vocab"],
         "context": c["context"], "segment": c["segment"],
         "batch": c["batch"]},
-        [_prefill(c, "prefill", c["context"]),
-         _prefill(c, "prefill_segment", c["segment"]), decode(c)])
+        [_prefill(c, "prefill", c["context"], decode="decode"),
+         _prefill(c, "prefill_segment", c["segment"])])

@@ -39,8 +39,11 @@ class Value:
 class Func:
     """One func.func: arguments with lctx attributes, a body, results."""
 
-    def __init__(self, name):
+    def __init__(self, name, decode=None):
+        """`decode` names the one-token entry point lctx-compile derives
+        from this function (`lctx.decode`, pass lctx-derive-decode)."""
         self.name = name
+        self.decode = decode
         self.args, self.lines, self.results = [], [], []
         self.counter = 0
         self.weights = {}
@@ -100,7 +103,9 @@ class Func:
     def text(self):
         args = ",\n    ".join(f"{v}: {v.type} {attr}" for v, attr in self.args)
         res = ", ".join(f"{v.type} {attr}" for v, attr in self.results)
-        out = [f"func.func @{self.name}(\n    {args})\n    -> ({res}) {{"]
+        attrs = (f' attributes {{lctx.decode = "{self.decode}"}}'
+                 if self.decode else "")
+        out = [f"func.func @{self.name}(\n    {args})\n    -> ({res}){attrs} {{"]
         out += [f"  {line}" for line in self.lines]
         names = ", ".join(str(v) for v, _ in self.results)
         types = ", ".join(v.type for v, _ in self.results)

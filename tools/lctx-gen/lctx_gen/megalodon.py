@@ -14,11 +14,11 @@ and a final TimestepNorm before the (tied) output projection.
 Entry points (all continue the runtime-owned stream):
   prefill(ids [B, T]) -> logits      T = context, whole chunks
   prefill_chunk(ids [B, c]) -> logits
-  decode(id [B, 1]) -> logits
+  decode(ids [B, 1]) -> logits       derived from prefill by lctx-compile
 States: `pos`; per layer the TimestepNorm statistics
 `layers.<i>.tsn.count/mean/var`, the CEMA state `layers.<i>.cema.h`
-[B, D, N] (complex<f32>) and, for decode, the current chunk's
-`layers.<i>.k/v`; the output TimestepNorm's `out.tsn.*`. All constant in the
+[B, D, N] (complex<f32>) and, for decode, the current chunk's caches
+`attention.<i>.k/v` that the derivation adds; the output TimestepNorm's `out.tsn.*`. All constant in the
 stream length.
 """
 
@@ -63,7 +63,7 @@ def _affine_qk(f, z, gamma, beta, dzh):
         "linalg.yield %r : f32"])
 
 
-def _layer(f, c, i, x, tsn_state, h0, cache=None):
+def _layer(f, c, i, x, tsn_state, h0):
     b, t, d = x.shape
     hds, dz, dv, n = c["heads"], c["z_dim"], c["v_dim"], c["cema_ndim"]
     pre = f"layers.{i}"
@@ -96,16 +96,9 @@ def _layer(f, c, i, x, tsn_state, h0, cache=None):
                              f.weight(f"{pre}.attn.br", [dv])))
     qh, kh, vh = (f.split_heads(y_, hds) for y_ in (q, k, v))
     rope = f"rope_theta = {c['rope_theta']:.1f} : f32"
-    new_cache = None
-    if cache is None:
-        o = f.emit(f"lctx.attention {qh}, {kh}, {vh} {{chunk_size = "
-                   f"{c['chunk']} : i64, scale = 1.0 : f32, {rope}}} : "
-                   f"{qh.type}, {kh.type}, {vh.type}", [b, hds, t, dv // hds])
-    else:
-        kc, vc, p64, pidx = cache
-        o, kc, vc = f.cached_attention(qh, kh, vh, kc, vc, p64, pidx,
-                                       c["rope_theta"], "scale = 1.0 : f32")
-        new_cache = (kc, vc)
+    o = f.emit(f"lctx.attention {qh}, {kh}, {vh} {{chunk_size = "
+               f"{c['chunk']} : i64, scale = 1.0 : f32, {rope}}} : "
+               f"{qh.type}, {kh.type}, {vh.type}", [b, hds, t, dv // hds])
     o = f.merge_heads(o)
     hh = f.add(f.linear_bias(mx, f.weight(f"{pre}.attn.wh1", [d, d]),
                              f.weight(f"{pre}.attn.bh", [d])),
@@ -122,7 +115,7 @@ def _layer(f, c, i, x, tsn_state, h0, cache=None):
                 f"{ln.type}, {w_in.type}, {w_out.type}, {w_gate.type}",
                 x.shape)
     # Two-hop residual: the FFN's residual is x, not x + h.
-    return f.add(x, ff), tsn_new, h_new, new_cache
+    return f.add(x, ff), tsn_new, h_new
 
 
 def _states(f, c, i):
@@ -141,9 +134,9 @@ def _outputs(f, c, news, out_tsn):
         f.state_out(f"out.tsn.{name}", val)
 
 
-def _prefill(c, name, length):
+def _prefill(c, name, length, decode=None):
     b, v, d = c["batch"], c["vocab"], c["dim"]
-    f = Func(name)
+    f = Func(name, decode)
     ids = f.input("ids", [b, length], "i32")
     emb = f.weight("embed", [v, d])
     pos = f.state("pos", [1], "i64")
@@ -151,44 +144,13 @@ def _prefill(c, name, length):
     news = []
     for i in range(c["layers"]):
         tsn, h = _states(f, c, i)
-        x, tsn, h, _ = _layer(f, c, i, x, tsn, h)
+        x, tsn, h = _layer(f, c, i, x, tsn, h)
         news.append((tsn, h))
     x, out_tsn = _tsn(f, c, "out.tsn", x, _tsn_states(f, c, "out.tsn"))
     f.output("logits", f.linear(x, emb, transpose=True))
     p64, _ = f.scalar_index(pos)
     f.state_out("pos", f.increment(pos, p64, length))
     _outputs(f, c, news, out_tsn)
-    return f
-
-
-def decode(c):
-    b, v, d, hds, ch = (c["batch"], c["vocab"], c["dim"], c["heads"],
-                        c["chunk"])
-    f = Func("decode")
-    ids = f.input("id", [b, 1], "i32")
-    emb = f.weight("embed", [v, d])
-    pos = f.state("pos", [1], "i64")
-    pos64, _ = f.scalar_index(pos)
-    p64 = f.emit(f"arith.remsi {pos64}, {f.const_i64(ch)} : i64", [], "i64",
-                 hint="p")
-    pidx = f.emit(f"arith.index_cast {p64} : i64 to index", [], "index",
-                  hint="p")
-    x = f.embedding(emb, ids)
-    news, caches = [], []
-    for i in range(c["layers"]):
-        tsn, h = _states(f, c, i)
-        kc = f.state(f"layers.{i}.k", [b, hds, ch, c["z_dim"] // hds])
-        vc = f.state(f"layers.{i}.v", [b, hds, ch, c["v_dim"] // hds])
-        x, tsn, h, cache = _layer(f, c, i, x, tsn, h, (kc, vc, p64, pidx))
-        news.append((tsn, h))
-        caches.append(cache)
-    x, out_tsn = _tsn(f, c, "out.tsn", x, _tsn_states(f, c, "out.tsn"))
-    f.output("logits", f.linear(x, emb, transpose=True))
-    f.state_out("pos", f.increment(pos, pos64))
-    _outputs(f, c, news, out_tsn)
-    for i, (kc, vc) in enumerate(caches):
-        f.state_out(f"layers.{i}.k", kc)
-        f.state_out(f"layers.{i}.v", vc)
     return f
 
 
@@ -205,5 +167,5 @@ def generate(c):
     return module_text(header, {
         "arch": "megalodon", "decode": "token", "vocab": c["vocab"],
         "context": c["context"], "chunk": c["chunk"], "batch": c["batch"]},
-        [_prefill(c, "prefill", c["context"]),
-         _prefill(c, "prefill_chunk", c["chunk"]), decode(c)])
+        [_prefill(c, "prefill", c["context"], decode="decode"),
+         _prefill(c, "prefill_chunk", c["chunk"])])

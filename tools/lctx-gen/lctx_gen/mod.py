@@ -14,7 +14,7 @@ Entry points:
   prefill(ids [B, T]) -> logits [B, T, V]
       routing `causal` (sigmoid(r) > 0.5, what decode does) or `topk`
       (k = floor(capacity * T) per row, the training form).
-  decode(id [B, 1]) -> logits [B, 1, V]
+  decode(ids [B, 1]) -> logits [B, 1, V]
       causal routing; a routed layer's KV cache holds routed tokens only:
       its slot t keeps key position t + 1 when token t was routed and 0 when
       not (state `layers.<i>.kpos`, zero-initialized = empty), so bypassed
@@ -151,7 +151,7 @@ def prefill(c):
 def decode(c):
     b, t, v, d, h = c["batch"], c["context"], c["vocab"], c["dim"], c["heads"]
     f = Func("decode")
-    ids = f.input("id", [b, 1], "i32")
+    ids = f.input("ids", [b, 1], "i32")
     emb = f.weight("embed", [v, d])
     pos = f.state("pos", [1], "i64")
     caches = []

@@ -5,9 +5,12 @@ with prefill and KV-cached decode entry points.
 
 Entry points:
   prefill(ids [B, T]) -> logits [B, T, V]   (capacity factor, or dropless)
-  decode(id [B, 1]) -> logits [B, 1, V]     (always dropless: a token's
-                                             output never depends on others)
-States: `pos` (i64 [1]) and per layer `layers.<i>.k/v` [B, H, T, Dh].
+  decode(ids [B, 1]) -> logits [B, 1, V]     derived from prefill by
+                                             lctx-compile; always dropless (a
+                                             token's output never depends on
+                                             others)
+States (decode): `pos` (i64 [1]) and per layer `attention.<i>.k/v`
+[B, H, T, Dh], added by the derivation.
 """
 
 from .ir import Func, Value, module_text
@@ -32,43 +35,21 @@ def _moe_fn(f, c, i, dropless):
     return fn
 
 
-def _stack(f, c, x, dropless, caches=None, p=None):
-    new = []
+def _stack(f, c, x, dropless):
     for i in range(c["layers"]):
         ffn_fn = _moe_fn(f, c, i, dropless) if i % 2 == 1 else None
-        cache = None if caches is None else (caches[i][0], caches[i][1]) + p
-        x, nc = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
-                        c["activation"], c["rope_theta"], cache, ffn_fn)
-        new.append(nc)
-    return f.rms_norm(x, f.weight("norm", [c["dim"]])), new
+        x, _ = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
+                       c["activation"], c["rope_theta"], None, ffn_fn)
+    return f.rms_norm(x, f.weight("norm", [c["dim"]]))
 
 
 def prefill(c):
     b, t, v, d = c["batch"], c["context"], c["vocab"], c["dim"]
-    f = Func("prefill")
+    f = Func("prefill", decode="decode")
     ids = f.input("ids", [b, t], "i32")
     emb = f.weight("embed", [v, d])
-    x, _ = _stack(f, c, f.embedding(emb, ids), c["dropless"])
+    x = _stack(f, c, f.embedding(emb, ids), c["dropless"])
     f.output("logits", f.linear(x, emb, transpose=True))
-    return f
-
-
-def decode(c):
-    b, t, v, d, h = c["batch"], c["context"], c["vocab"], c["dim"], c["heads"]
-    f = Func("decode")
-    ids = f.input("id", [b, 1], "i32")
-    emb = f.weight("embed", [v, d])
-    pos = f.state("pos", [1], "i64")
-    caches = [(f.state(f"layers.{i}.k", [b, h, t, d // h]),
-               f.state(f"layers.{i}.v", [b, h, t, d // h]))
-              for i in range(c["layers"])]
-    p64, pidx = f.scalar_index(pos)
-    x, new = _stack(f, c, f.embedding(emb, ids), True, caches, (p64, pidx))
-    f.output("logits", f.linear(x, emb, transpose=True))
-    f.state_out("pos", f.increment(pos, p64))
-    for i, (kc, vc) in enumerate(new):
-        f.state_out(f"layers.{i}.k", kc)
-        f.state_out(f"layers.{i}.v", vc)
     return f
 
 
@@ -87,6 +68,5 @@ def generate(c):
         "\n\n")
     return module_text(header, {
         "arch": "switch", "decode": "token", "vocab": c["vocab"],
-        "context": c["context"], "window": c["context"],
-        "batch": c["batch"]},
-        [prefill(c), decode(c)])
+        "context": c["context"], "batch": c["batch"]},
+        [prefill(c)])

@@ -163,13 +163,26 @@ LogicalResult LCtxDialect::verifyRegionResultAttribute(Operation *op,
   return success();
 }
 
-/// lctx defines no discardable attribute on operations.
-/// `lctx.model` on a module describes the model for the tools that drive
-/// it (recorded in the artifact manifest's "model"): a dictionary of string
-/// and integer entries, e.g. {arch = "megabyte", patch = 4 : i64}. No other
-/// lctx attribute exists on operations.
+/// Two discardable lctx attributes exist on operations. `lctx.model` on a
+/// module describes the model for the tools that drive it (recorded in the
+/// artifact manifest's "model"): a dictionary of string and integer
+/// entries, e.g. {arch = "megabyte", patch = 4 : i64}. `lctx.decode` on a
+/// function names the decode entry point `lctx-derive-decode` derives from
+/// it.
 LogicalResult LCtxDialect::verifyOperationAttribute(Operation *op,
                                                     NamedAttribute attr) {
+  if (attr.getName() == getDecodeAttrName()) {
+    if (!isa<FunctionOpInterface>(op))
+      return op->emitError() << "'" << getDecodeAttrName()
+                             << "' is only allowed on a function";
+    auto name = dyn_cast<StringAttr>(attr.getValue());
+    if (!name || name.getValue().empty())
+      return op->emitError() << "'" << getDecodeAttrName()
+                             << "' must name the decode entry point (a "
+                                "non-empty string), got "
+                             << attr.getValue();
+    return success();
+  }
   if (attr.getName() != getModelAttrName())
     return op->emitError() << "unknown lctx attribute '"
                            << attr.getName().getValue() << "' on operation";

@@ -60,4 +60,54 @@ def LCtxDecomposePass : Pass<"lctx-decompose"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Decode derivation
+//===----------------------------------------------------------------------===//
+
+def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
+  let summary = "Derive a one-token decode entry point from a prefill";
+  let description = [{
+    For every function carrying `lctx.decode = "<name>"`, writes the entry
+    point `@<name>` that advances the same model by one token, using each
+    op's recurrent form, and removes the attribute. The prefill's token
+    inputs (`lctx.input` arguments of rank >= 2) are `[B, T, ...]`; the
+    derived entry takes `[B, 1, ...]`.
+
+    A time analysis follows the token dimension from the inputs through the
+    body. Token-local work (embedding, norms, projections, FFNs, Switch
+    experts, elementwise `linalg`/`arith`, reshapes and transposes that keep
+    the token dimension whole) is re-typed to one token; ops that already
+    carry their state (`lctx.cema.scan`, `lctx.cema.timestep_norm`) run on
+    one step with it. Ops that look back at earlier tokens become cached:
+
+    * `lctx.attention` (causal): a KV cache of the context `T` (or of the
+      chunk `c` with `chunk_size`, slot `pos mod c`), written at the
+      token's slot; q and k are rotated once at the token's position, so
+      the cache holds rotated keys. Key slots after the token's are masked
+      with position -1.
+    * `lctx.memory.attention`: the segment's raw keys, rotated keys and
+      values (slot `pos mod N`); retrieval from the carried memory, the
+      gate, and `lctx.memory.update` only when the segment fills (an
+      `scf.if`), never per token.
+    * `lctx.route.moe` routes dropless (a token's output never depends on
+      other tokens).
+
+    The caches become `lctx.state` pairs named `attention.<i>.k`, `.v` (and
+    `.k_rotated` for memory), `i` counting the function's attention ops in
+    order. The `pos` state (`tensor<1xi64>`, tokens consumed; added when
+    the prefill has none) becomes `pos + 1`. When a cache spans the whole
+    context, the module's `lctx.model` gets `window = T`: the decode entry
+    holds at most `T` positions.
+
+    Anything whose one-token form is not defined (reductions over tokens,
+    explicit attention positions, patch and depth-routing ops, slices along
+    the token dimension) is an error at that op.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // LCTX_DIALECT_LCTX_TRANSFORMS_PASSES_TD

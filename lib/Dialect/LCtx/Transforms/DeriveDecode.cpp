@@ -1,0 +1,692 @@
+//===- DeriveDecode.cpp - One-token decode entry from a prefill -----------===//
+//
+// SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+//
+// The pass description (Passes.td) states the contract; docs/models.md says
+// which generated models use it. Two steps: a time analysis that finds the
+// token dimension of every value of the prefill (or rejects the op that has
+// no one-token form), then a clone of the body into the decode function in
+// which every time dimension is 1 and the ops that look back at earlier
+// tokens read and write caches held as runtime-owned state.
+//
+//===----------------------------------------------------------------------===//
+
+#include "lctx/Dialect/LCtx/Transforms/Passes.h"
+
+#include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "lctx/Dialect/LCtx/IR/LCtxOps.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/Verifier.h"
+
+namespace mlir::lctx {
+#define GEN_PASS_DEF_LCTXDERIVEDECODEPASS
+#include "lctx/Dialect/LCtx/Transforms/Passes.h.inc"
+} // namespace mlir::lctx
+
+using namespace mlir;
+using namespace mlir::lctx;
+
+namespace {
+
+constexpr int64_t kNoTime = -1;
+
+RankedTensorType withTimeOne(Type type, int64_t dim) {
+  auto t = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape(t.getShape());
+  shape[dim] = 1;
+  return RankedTensorType::get(shape, t.getElementType(), t.getEncoding());
+}
+
+/// The token dimension of every value of a prefill body.
+class TimeAnalysis {
+public:
+  explicit TimeAnalysis(func::FuncOp func) : func(func) {}
+
+  LogicalResult run();
+
+  int64_t of(Value v) const {
+    auto it = dims.find(v);
+    return it == dims.end() ? kNoTime : it->second;
+  }
+  /// T, the prefill's number of tokens.
+  int64_t length() const { return tokens; }
+
+private:
+  LogicalResult visit(Operation *op);
+  LogicalResult visitLinalg(linalg::LinalgOp op);
+  LogicalResult visitReshape(Operation *op, Value src, Value result,
+                             ArrayRef<ReassociationIndices> groups,
+                             bool expand);
+  void set(Value v, int64_t d) {
+    if (d != kNoTime)
+      dims[v] = d;
+  }
+  InFlightDiagnostic unsupported(Operation *op) {
+    return op->emitOpError()
+           << "has no one-token form: lctx-derive-decode cannot derive "
+              "a decode step of @"
+           << func.getSymName() << " through it";
+  }
+
+  func::FuncOp func;
+  DenseMap<Value, int64_t> dims;
+  int64_t tokens = 0;
+};
+
+LogicalResult TimeAnalysis::run() {
+  for (BlockArgument arg : func.getArguments()) {
+    if (!func.getArgAttr(arg.getArgNumber(), LCtxDialect::getInputAttrName()))
+      continue;
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type || type.getRank() < 2)
+      continue;
+    if (type.isDynamicDim(1))
+      return func.emitOpError() << "input " << arg.getArgNumber()
+                                << " has a dynamic token dimension";
+    if (tokens && type.getDimSize(1) != tokens)
+      return func.emitOpError()
+             << "inputs disagree on the number of tokens (" << tokens
+             << " vs " << type.getDimSize(1) << " in input "
+             << arg.getArgNumber() << ")";
+    tokens = type.getDimSize(1);
+    dims[arg] = 1;
+  }
+  if (!tokens)
+    return func.emitOpError()
+           << "has no token input to derive a decode step from (an "
+              "lctx.input argument of rank >= 2 whose dimension 1 is time)";
+  for (Operation &op : func.getBody().front())
+    if (failed(visit(&op)))
+      return failure();
+  return success();
+}
+
+LogicalResult TimeAnalysis::visit(Operation *op) {
+  auto timed = [&](Value v) { return of(v) != kNoTime; };
+  bool anyTimed = llvm::any_of(op->getOperands(), timed);
+
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+    return visitLinalg(linalgOp);
+  if (isa<tensor::EmptyOp>(op))
+    return success(); // typed by the structured op that fills it
+  if (!anyTimed)
+    return success();
+
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op))
+    return visitReshape(op, expand.getSrc(), expand.getResult(),
+                        expand.getReassociationIndices(), /*expand=*/true);
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op))
+    return visitReshape(op, collapse.getSrc(), collapse.getResult(),
+                        collapse.getReassociationIndices(), /*expand=*/false);
+  if (isa<func::ReturnOp, tensor::DimOp>(op))
+    return success();
+
+  // Ops whose first result is per token, like their first operand.
+  auto likeFirst = [&]() {
+    set(op->getResult(0), of(op->getOperand(0)));
+    return success();
+  };
+  if (isa<EmbeddingOp>(op)) {
+    set(op->getResult(0), of(op->getOperand(1)));
+    return success();
+  }
+  if (isa<RmsNormOp, LayerNormOp, LinearOp, FfnOp, MemoryGateOp,
+          MemoryRetrieveOp, RopeOp, CemaScanOp, CemaTimestepNormOp,
+          RouteMoeOp>(op)) {
+    // Only the activations may carry time; weights and carried state not.
+    for (OpOperand &operand : op->getOpOperands()) {
+      bool activation = operand.getOperandNumber() == 0 ||
+                        (isa<MemoryGateOp>(op) &&
+                         operand.getOperandNumber() == 1) ||
+                        (isa<RopeOp>(op) && operand.getOperandNumber() == 1);
+      if (timed(operand.get()) && !activation)
+        return unsupported(op) << ": operand " << operand.getOperandNumber()
+                               << " depends on the tokens";
+    }
+    if (!timed(op->getOperand(0)))
+      return unsupported(op) << ": its input does not carry the tokens";
+    return likeFirst();
+  }
+  if (auto attention = dyn_cast<AttentionOp>(op)) {
+    if (attention.getQPositions())
+      return unsupported(op)
+             << ": attention with explicit positions (a routed subset of "
+                "tokens) has no cached form here";
+    if (!attention.getCausal())
+      return unsupported(op) << ": non-causal attention sees later tokens";
+    for (Value v : {attention.getQuery(), attention.getKey(),
+                    attention.getValue()})
+      if (of(v) != 2)
+        return unsupported(op)
+               << ": query, key and value must carry the tokens in "
+                  "dimension 2";
+    return likeFirst();
+  }
+  if (auto memory = dyn_cast<MemoryAttentionOp>(op)) {
+    for (Value v : {memory.getQuery(), memory.getKey(), memory.getValue()})
+      if (of(v) != 2)
+        return unsupported(op)
+               << ": query, key and value must carry the tokens in "
+                  "dimension 2";
+    for (Value v : {memory.getMemory(), memory.getNorm(), memory.getBeta()})
+      if (timed(v))
+        return unsupported(op) << ": the memory depends on the tokens";
+    return likeFirst();
+  }
+  if (op->hasTrait<OpTrait::Elementwise>() && op->getNumResults() == 1) {
+    int64_t d = kNoTime;
+    for (Value v : op->getOperands()) {
+      if (!timed(v))
+        continue;
+      if (d != kNoTime && of(v) != d)
+        return unsupported(op) << ": operands carry the tokens in different "
+                                  "dimensions";
+      d = of(v);
+    }
+    // Broadcasting a token-free operand against a timed one is not
+    // elementwise in MLIR's sense, so all operands have the same shape.
+    set(op->getResult(0), d);
+    return success();
+  }
+  return unsupported(op) << ": it reads a value that depends on the tokens";
+}
+
+LogicalResult TimeAnalysis::visitLinalg(linalg::LinalgOp op) {
+  // The loop that walks the tokens, from any operand that carries them.
+  std::optional<unsigned> loop;
+  for (OpOperand &operand : op->getOpOperands()) {
+    int64_t d = of(operand.get());
+    if (d == kNoTime)
+      continue;
+    AffineExpr expr = op.getMatchingIndexingMap(&operand).getResult(d);
+    auto dim = dyn_cast<AffineDimExpr>(expr);
+    if (!dim)
+      return unsupported(op) << ": operand " << operand.getOperandNumber()
+                             << " is indexed along the tokens by an "
+                                "expression, not by a loop";
+    if (loop && *loop != dim.getPosition())
+      return unsupported(op) << ": operands walk the tokens with different "
+                                "loops";
+    loop = dim.getPosition();
+  }
+  if (!loop)
+    return success();
+  if (op.getIteratorTypesArray()[*loop] != utils::IteratorType::parallel)
+    return unsupported(op) << ": it reduces over the tokens";
+  // Every operand indexed by that loop carries the tokens (a token-free
+  // operand indexed by it would be a table over positions).
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    std::optional<unsigned> pos =
+        map.getResultPosition(getAffineDimExpr(*loop, op.getContext()));
+    if (op.isDpsInput(&operand)) {
+      if (pos && of(operand.get()) != int64_t(*pos))
+        return unsupported(op) << ": operand " << operand.getOperandNumber()
+                               << " is indexed by the token loop but does "
+                                  "not depend on the tokens";
+      continue;
+    }
+    if (!pos)
+      return unsupported(op) << ": its result drops the token dimension";
+    set(operand.get(), *pos);
+    if (auto empty = operand.get().getDefiningOp<tensor::EmptyOp>())
+      set(empty.getResult(), *pos);
+    else if (of(operand.get()) != int64_t(*pos))
+      return unsupported(op) << ": its init operand "
+                             << operand.getOperandNumber()
+                             << " is shared across tokens";
+    set(op->getResult(operand.getOperandNumber() - op.getNumDpsInputs()),
+        *pos);
+  }
+  return success();
+}
+
+LogicalResult TimeAnalysis::visitReshape(Operation *op, Value src,
+                                         Value result,
+                                         ArrayRef<ReassociationIndices> groups,
+                                         bool expand) {
+  int64_t d = of(src);
+  auto srcType = cast<RankedTensorType>(src.getType());
+  auto resType = cast<RankedTensorType>(result.getType());
+  // Expand: source dim i <-> group i of result dims; collapse: the reverse.
+  RankedTensorType wide = expand ? resType : srcType;
+  for (auto [index, group] : llvm::enumerate(groups)) {
+    bool holds = expand ? int64_t(index) == d : llvm::is_contained(group, d);
+    if (!holds)
+      continue;
+    // The token dimension must stay whole: every other dim of the group 1.
+    int64_t timeDim = kNoTime;
+    for (int64_t w : group) {
+      if (expand ? wide.getDimSize(w) == tokens && timeDim == kNoTime
+                 : w == d) {
+        timeDim = w;
+        continue;
+      }
+      if (wide.getDimSize(w) != 1)
+        return unsupported(op) << ": it splits or merges the token dimension";
+    }
+    if (timeDim == kNoTime)
+      return unsupported(op) << ": it splits the token dimension";
+    set(result, expand ? timeDim : int64_t(index));
+    return success();
+  }
+  return unsupported(op) << ": malformed reassociation";
+}
+
+/// Clones a prefill into its decode step.
+class Deriver {
+public:
+  Deriver(func::FuncOp prefill, const TimeAnalysis &time, StringRef name)
+      : prefill(prefill), time(time), name(name),
+        b(prefill.getContext()) {}
+
+  FailureOr<func::FuncOp> run();
+  /// True when some cache spans the whole context (a decode window).
+  bool windowed = false;
+
+private:
+  Value retyped(Value v) { return map.lookup(v); }
+  Value addState(Type type, StringRef stateName) {
+    Block &entry = decode.getBody().front();
+    BlockArgument arg = entry.addArgument(type, prefill.getLoc());
+    newStates.push_back({arg, stateName.str()});
+    return arg;
+  }
+  void addStateResult(Value v) { newResults.push_back(v); }
+
+  LogicalResult cloneOp(Operation *op);
+  void emitAttention(AttentionOp op, unsigned index);
+  void emitMemoryAttention(MemoryAttentionOp op, unsigned index);
+  /// Query positions [B, 1] = slot, key positions [B, C] = j if j <= slot
+  /// else -1.
+  std::pair<Value, Value> stepPositions(Location loc, int64_t batch,
+                                        int64_t capacity, Value slot);
+  Value insertAtSlot(Location loc, Value cache, Value token, Value slotIdx);
+  Value rope(Location loc, Value x, Value positions, FloatAttr theta);
+
+  func::FuncOp prefill;
+  const TimeAnalysis &time;
+  std::string name;
+  OpBuilder b;
+  func::FuncOp decode;
+  IRMapping map;
+  Value pos, pos64;
+  SmallVector<std::pair<BlockArgument, std::string>> newStates;
+  SmallVector<Value> newResults;
+  bool addedPos = false;
+};
+
+std::pair<Value, Value> Deriver::stepPositions(Location loc, int64_t batch,
+                                               int64_t capacity, Value slot) {
+  Type i64 = b.getI64Type();
+  Value qEmpty = b.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{batch, 1},
+                                           i64);
+  Value qp = b.create<linalg::FillOp>(loc, slot, qEmpty).getResult(0);
+  Value kEmpty = b.create<tensor::EmptyOp>(
+      loc, ArrayRef<int64_t>{batch, capacity}, i64);
+  AffineMap id = b.getMultiDimIdentityMap(2);
+  Value kp =
+      b.create<linalg::GenericOp>(
+           loc, kEmpty.getType(), ValueRange{}, ValueRange{kEmpty},
+           ArrayRef<AffineMap>{id},
+           ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                         utils::IteratorType::parallel},
+           [&](OpBuilder &nb, Location nl, ValueRange) {
+             Value j = nb.create<linalg::IndexOp>(nl, 1);
+             Value j64 = nb.create<arith::IndexCastOp>(nl, i64, j);
+             Value seen = nb.create<arith::CmpIOp>(
+                 nl, arith::CmpIPredicate::sle, j64, slot);
+             Value none = nb.create<arith::ConstantIntOp>(nl, -1, 64);
+             Value kpos = nb.create<arith::SelectOp>(nl, seen, j64, none);
+             nb.create<linalg::YieldOp>(nl, kpos);
+           })
+          .getResult(0);
+  return {qp, kp};
+}
+
+Value Deriver::insertAtSlot(Location loc, Value cache, Value token,
+                            Value slotIdx) {
+  auto type = cast<RankedTensorType>(token.getType());
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> offsets = {zero, zero, slotIdx, zero};
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t s : type.getShape())
+    sizes.push_back(b.getIndexAttr(s));
+  SmallVector<OpFoldResult> strides(4, one);
+  return b.create<tensor::InsertSliceOp>(loc, token, cache, offsets, sizes,
+                                         strides);
+}
+
+Value Deriver::rope(Location loc, Value x, Value positions, FloatAttr theta) {
+  return b.create<RopeOp>(loc, x, positions, theta);
+}
+
+void Deriver::emitAttention(AttentionOp op, unsigned index) {
+  Location loc = op.getLoc();
+  Value q = retyped(op.getQuery()), k = retyped(op.getKey()),
+        v = retyped(op.getValue());
+  auto kType = cast<RankedTensorType>(k.getType());
+  auto vType = cast<RankedTensorType>(v.getType());
+  int64_t batch = kType.getDimSize(0);
+  std::optional<int64_t> chunk = op.getChunkSize();
+  int64_t capacity = chunk ? *chunk : time.length();
+  if (!chunk)
+    windowed = true;
+
+  // The token's slot: its position in the chunk, or in the context.
+  Value slot = pos64;
+  if (chunk) {
+    Value c = b.create<arith::ConstantIntOp>(loc, capacity, 64);
+    slot = b.create<arith::RemSIOp>(loc, pos64, c);
+  }
+  Value slotIdx = b.create<arith::IndexCastOp>(loc, b.getIndexType(), slot);
+  auto [qp, kp] = stepPositions(loc, batch, capacity, slot);
+  if (FloatAttr theta = op.getRopeThetaAttr()) {
+    q = rope(loc, q, qp, theta);
+    k = rope(loc, k, qp, theta);
+  }
+  std::string prefix = "attention." + std::to_string(index);
+  auto cacheType = [&](RankedTensorType t) {
+    return RankedTensorType::get(
+        {t.getDimSize(0), t.getDimSize(1), capacity, t.getDimSize(3)},
+        t.getElementType());
+  };
+  Value kc = insertAtSlot(loc, addState(cacheType(kType), prefix + ".k"), k,
+                          slotIdx);
+  Value vc = insertAtSlot(loc, addState(cacheType(vType), prefix + ".v"), v,
+                          slotIdx);
+  addStateResult(kc);
+  addStateResult(vc);
+  Value out = b.create<AttentionOp>(loc, q, kc, vc, qp, kp,
+                                    b.getBoolAttr(true), IntegerAttr(),
+                                    op.getScaleAttr(), FloatAttr());
+  map.map(op.getResult(), out);
+}
+
+void Deriver::emitMemoryAttention(MemoryAttentionOp op, unsigned index) {
+  Location loc = op.getLoc();
+  Value q = retyped(op.getQuery()), k = retyped(op.getKey()),
+        v = retyped(op.getValue());
+  Value memory = retyped(op.getMemory()), norm = retyped(op.getNorm());
+  auto kType = cast<RankedTensorType>(k.getType());
+  auto vType = cast<RankedTensorType>(v.getType());
+  int64_t batch = kType.getDimSize(0);
+  int64_t segment = op.getSegmentSize();
+
+  Value n = b.create<arith::ConstantIntOp>(loc, segment, 64);
+  Value slot = b.create<arith::RemSIOp>(loc, pos64, n);
+  Value slotIdx = b.create<arith::IndexCastOp>(loc, b.getIndexType(), slot);
+  auto [qp, kp] = stepPositions(loc, batch, segment, slot);
+  auto cacheType = [&](RankedTensorType t) {
+    return RankedTensorType::get(
+        {t.getDimSize(0), t.getDimSize(1), segment, t.getDimSize(3)},
+        t.getElementType());
+  };
+  std::string prefix = "attention." + std::to_string(index);
+  // Raw keys for the memory update; rotated keys for the local attention.
+  Value kc = insertAtSlot(loc, addState(cacheType(kType), prefix + ".k"), k,
+                          slotIdx);
+  addStateResult(kc);
+  Value qLocal = q, kLocal = kc;
+  if (FloatAttr theta = op.getRopeThetaAttr()) {
+    qLocal = rope(loc, q, qp, theta);
+    Value kRot = rope(loc, k, qp, theta);
+    kLocal = insertAtSlot(
+        loc, addState(cacheType(kType), prefix + ".k_rotated"), kRot,
+        slotIdx);
+    addStateResult(kLocal);
+  }
+  Value vc = insertAtSlot(loc, addState(cacheType(vType), prefix + ".v"), v,
+                          slotIdx);
+  addStateResult(vc);
+
+  Value local = b.create<AttentionOp>(loc, qLocal, kLocal, vc, qp, kp,
+                                      b.getBoolAttr(true), IntegerAttr(),
+                                      op.getScaleAttr(), FloatAttr());
+  Value retrieved = b.create<MemoryRetrieveOp>(loc, q, memory, norm);
+  Value gated = b.create<MemoryGateOp>(loc, retrieved, local,
+                                            retyped(op.getBeta()));
+
+  // The memory takes the segment when it fills, never per token.
+  Value last = b.create<arith::ConstantIntOp>(loc, segment - 1, 64);
+  Value full =
+      b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, slot, last);
+  auto ifOp = b.create<scf::IfOp>(
+      loc, full,
+      [&](OpBuilder &nb, Location nl) {
+        auto update = nb.create<MemoryUpdateOp>(nl, op.getRuleAttr(), kc, vc,
+                                                memory, norm);
+        nb.create<scf::YieldOp>(nl, update.getResults());
+      },
+      [&](OpBuilder &nb, Location nl) {
+        nb.create<scf::YieldOp>(nl, ValueRange{memory, norm});
+      });
+  map.map(op.getResult(), gated);
+  map.map(op.getNewMemory(), ifOp.getResult(0));
+  map.map(op.getNewNorm(), ifOp.getResult(1));
+}
+
+LogicalResult Deriver::cloneOp(Operation *op) {
+  Location loc = op->getLoc();
+  if (auto empty = dyn_cast<tensor::EmptyOp>(op)) {
+    int64_t d = time.of(empty.getResult());
+    if (d == kNoTime) {
+      b.clone(*op, map);
+      return success();
+    }
+    auto type = withTimeOne(empty.getType(), d);
+    map.map(empty.getResult(),
+            b.create<tensor::EmptyOp>(loc, type.getShape(),
+                                      type.getElementType()));
+    return success();
+  }
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op);
+      expand && time.of(expand.getResult()) != kNoTime) {
+    auto type = withTimeOne(expand.getType(), time.of(expand.getResult()));
+    map.map(expand.getResult(),
+            b.create<tensor::ExpandShapeOp>(
+                loc, type, retyped(expand.getSrc()),
+                expand.getReassociationIndices()));
+    return success();
+  }
+  if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(op);
+      collapse && time.of(collapse.getResult()) != kNoTime) {
+    map.map(collapse.getResult(),
+            b.create<tensor::CollapseShapeOp>(
+                loc, retyped(collapse.getSrc()),
+                collapse.getReassociationIndices()));
+    return success();
+  }
+  Operation *clone = b.clone(*op, map);
+  for (auto [old, result] :
+       llvm::zip(op->getResults(), clone->getResults())) {
+    int64_t d = time.of(old);
+    if (d != kNoTime)
+      result.setType(withTimeOne(old.getType(), d));
+  }
+  if (isa<RouteMoeOp>(clone))
+    clone->setAttr("dropless", b.getUnitAttr());
+  return success();
+}
+
+FailureOr<func::FuncOp> Deriver::run() {
+  MLIRContext *ctx = prefill.getContext();
+  Location loc = prefill.getLoc();
+
+  // The signature so far: the prefill's arguments, one token each.
+  SmallVector<Type> argTypes;
+  for (BlockArgument arg : prefill.getArguments())
+    argTypes.push_back(time.of(arg) == kNoTime
+                           ? arg.getType()
+                           : withTimeOne(arg.getType(), time.of(arg)));
+  b.setInsertionPointAfter(prefill);
+  decode = b.create<func::FuncOp>(loc, name,
+                                  FunctionType::get(ctx, argTypes, {}));
+  Block *entry = decode.addEntryBlock();
+  for (auto [old, arg] : llvm::zip(prefill.getArguments(),
+                                   entry->getArguments()))
+    map.map(old, arg);
+  b.setInsertionPointToStart(entry);
+
+  // The position: the prefill's `pos` state, or a new one.
+  auto stateName = [&](ArrayRef<NamedAttribute> attrs) -> StringRef {
+    for (NamedAttribute a : attrs)
+      if (a.getName() == LCtxDialect::getStateAttrName())
+        if (auto s = dyn_cast<StringAttr>(a.getValue()))
+          return s.getValue();
+    return {};
+  };
+  auto posType = RankedTensorType::get({1}, b.getI64Type());
+  for (BlockArgument arg : prefill.getArguments())
+    if (DictionaryAttr attrs = prefill.getArgAttrDict(arg.getArgNumber());
+        attrs && stateName(attrs.getValue()) == "pos") {
+      if (arg.getType() != posType)
+        return prefill.emitOpError()
+               << "state 'pos' must be tensor<1xi64> (tokens consumed), got "
+               << arg.getType();
+      pos = map.lookup(arg);
+    }
+  // Only the cached attentions need the position.
+  bool positional = llvm::any_of(prefill.getBody().front(), [&](Operation &op) {
+    return isa<AttentionOp, MemoryAttentionOp>(op) &&
+           time.of(op.getResult(0)) != kNoTime;
+  });
+  if (!pos && positional) {
+    pos = entry->addArgument(posType, loc);
+    addedPos = true;
+  }
+  if (pos) {
+    Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
+    pos64 = b.create<tensor::ExtractOp>(loc, pos, ValueRange{zero});
+  }
+
+  unsigned attentionIndex = 0;
+  func::ReturnOp ret;
+  for (Operation &op : prefill.getBody().front()) {
+    if (auto r = dyn_cast<func::ReturnOp>(op)) {
+      ret = r;
+      continue;
+    }
+    b.setInsertionPointToEnd(entry);
+    if (auto a = dyn_cast<AttentionOp>(op); a && time.of(a.getResult()) != kNoTime)
+      emitAttention(a, attentionIndex++);
+    else if (auto m = dyn_cast<MemoryAttentionOp>(op))
+      emitMemoryAttention(m, attentionIndex++);
+    else if (failed(cloneOp(&op)))
+      return failure();
+  }
+
+  // Results: the prefill's (one token each; pos advanced by one), then the
+  // caches.
+  b.setInsertionPointToEnd(entry);
+  Value nextPos;
+  if (pos) {
+    Value one = b.create<arith::ConstantIntOp>(loc, 1, 64);
+    Value next = b.create<arith::AddIOp>(loc, pos64, one);
+    nextPos = b.create<tensor::FromElementsOp>(loc, posType, next);
+  }
+  SmallVector<Value> results;
+  SmallVector<DictionaryAttr> resultAttrs;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    DictionaryAttr attrs = prefill.getResultAttrDict(i);
+    bool isPos = attrs && stateName(attrs.getValue()) == "pos";
+    results.push_back(isPos ? nextPos : map.lookup(v));
+    resultAttrs.push_back(attrs ? attrs : b.getDictionaryAttr({}));
+  }
+  SmallVector<DictionaryAttr> argAttrs;
+  for (unsigned i = 0; i < prefill.getNumArguments(); ++i) {
+    DictionaryAttr attrs = prefill.getArgAttrDict(i);
+    argAttrs.push_back(attrs ? attrs : b.getDictionaryAttr({}));
+  }
+  auto stateAttr = [&](StringRef state) {
+    return b.getDictionaryAttr(b.getNamedAttr(
+        LCtxDialect::getStateAttrName(), b.getStringAttr(state)));
+  };
+  if (addedPos) {
+    argAttrs.push_back(stateAttr("pos"));
+    results.push_back(nextPos);
+    resultAttrs.push_back(stateAttr("pos"));
+  }
+  for (auto [i, state] : llvm::enumerate(newStates)) {
+    argAttrs.push_back(stateAttr(state.second));
+    results.push_back(newResults[i]);
+    resultAttrs.push_back(stateAttr(state.second));
+  }
+  b.create<func::ReturnOp>(ret.getLoc(), results);
+
+  SmallVector<Type> finalArgs(entry->getArgumentTypes());
+  SmallVector<Type> finalResults;
+  for (Value v : results)
+    finalResults.push_back(v.getType());
+  decode.setFunctionType(FunctionType::get(ctx, finalArgs, finalResults));
+  decode.setAllArgAttrs(argAttrs);
+  decode.setAllResultAttrs(resultAttrs);
+  decode.setVisibility(prefill.getVisibility());
+  return decode;
+}
+
+struct LCtxDeriveDecodePass
+    : public lctx::impl::LCtxDeriveDecodePassBase<LCtxDeriveDecodePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> prefills;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func->hasAttr(LCtxDialect::getDecodeAttrName()))
+        prefills.push_back(func);
+    SymbolTable symbols(module);
+    for (func::FuncOp prefill : prefills) {
+      auto name =
+          cast<StringAttr>(prefill->getAttr(LCtxDialect::getDecodeAttrName()));
+      if (Operation *existing = symbols.lookup(name)) {
+        InFlightDiagnostic diag =
+            prefill.emitOpError()
+            << "cannot derive @" << name.getValue()
+            << ": the module already defines it";
+        diag.attachNote(existing->getLoc()) << "defined here";
+        return signalPassFailure();
+      }
+      if (prefill.isExternal() || !prefill.getBody().hasOneBlock()) {
+        prefill.emitOpError() << "must have a body of one block to derive @"
+                              << name.getValue();
+        return signalPassFailure();
+      }
+      TimeAnalysis time(prefill);
+      if (failed(time.run()))
+        return signalPassFailure();
+      Deriver deriver(prefill, time, name.getValue());
+      FailureOr<func::FuncOp> decode = deriver.run();
+      if (failed(decode))
+        return signalPassFailure();
+      prefill->removeAttr(LCtxDialect::getDecodeAttrName());
+      symbols.insert(*decode);
+      if (failed(mlir::verify(*decode))) {
+        (*decode).emitOpError() << "derived from @" << prefill.getSymName()
+                                << " does not verify (a bug in "
+                                   "lctx-derive-decode)";
+        return signalPassFailure();
+      }
+      if (deriver.windowed)
+        recordWindow(module, time.length());
+    }
+  }
+
+  /// `window = T` in the module's `lctx.model` (the smallest when several
+  /// entries are derived).
+  static void recordWindow(ModuleOp module, int64_t window) {
+    Builder b(module.getContext());
+    auto model = module->getAttrOfType<DictionaryAttr>(
+        LCtxDialect::getModelAttrName());
+    NamedAttrList entries;
+    if (model)
+      entries.append(model.getValue());
+    if (auto old = entries.get("window"))
+      window = std::min(window, cast<IntegerAttr>(old).getInt());
+    entries.set("window", b.getI64IntegerAttr(window));
+    module->setAttr(LCtxDialect::getModelAttrName(),
+                    entries.getDictionary(module.getContext()));
+  }
+};
+
+} // namespace
