@@ -18,8 +18,8 @@ Entry points (all continue the runtime-owned stream):
 States: `pos`; per layer the TimestepNorm statistics
 `layers.<i>.tsn.count/mean/var`, the CEMA state `layers.<i>.cema.h`
 [B, D, N] (complex<f32>) and, for decode, the current chunk's caches
-`attention.<i>.k/v` that the derivation adds; the output TimestepNorm's `out.tsn.*`. All constant in the
-stream length.
+`attention.<i>.k/v` that the derivation adds; the output TimestepNorm's
+`out.tsn.*`. All constant in the stream length.
 """
 
 import math
