@@ -8,13 +8,24 @@
 /// Drives a byte model's decode entry points through a session: teacher-
 /// forced prompts, sampling (greedy, temperature, top-p) and bits-per-byte
 /// scoring of a file of any size in constant memory. The decode schedule
-/// comes from the manifest's "model" description; "two-rate" is MEGABYTE's
-/// (docs/models.md): `decode_global(patch_ids [1, P])` before every patch,
-/// `decode_local(prev_id [1, 1]) -> logits [1, 1, V]` for every byte, over a
-/// window of `context` bytes (state sized for it). When the window is full,
-/// generation keeps the last half (whole patches) and replays it into fresh
-/// state; scoring scores the file in consecutive windows, each from fresh
-/// state.
+/// comes from the manifest's "model" description (docs/models.md):
+///
+/// - "two-rate" is MEGABYTE's: `decode_global(patch_ids [1, P])` before
+///   every patch, `decode_local(prev_id [1, 1]) -> logits [1, 1, V]` for
+///   every byte, over a window of `context` bytes (state sized for it).
+///   When the window is full, generation keeps the last half (whole
+///   patches) and replays it into fresh state; scoring scores the file in
+///   consecutive windows, each from fresh state.
+/// - "token" (Infini-Transformer, Megalodon, Switch, Mixture-of-Depths):
+///   `decode(id [1, 1]) -> logits [1, 1, V]` (its one input, whatever its
+///   name: `ids` when lctx-compile derives the decode) consumes one byte
+///   and predicts
+///   the next. Without a `window` key the decode state is constant-size and
+///   the stream is unbounded: a prompt or a file of any length goes through
+///   one stream. With `window = N` the state holds at most N positions:
+///   generation keeps the last N/2 bytes and replays them into fresh state,
+///   scoring feeds consecutive windows of N bytes, each from fresh state,
+///   overlapping by one byte so that every byte but the first is predicted.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +41,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace lctxrun {
 namespace {
@@ -59,29 +72,45 @@ bool modelInt(const lctxrt::Artifact &artifact, const char *key,
   return true;
 }
 
+/// The model description checks shared by both schedules: batch 1, a byte
+/// vocabulary.
+bool checkByteModel(const lctxrt::Artifact &artifact, int64_t &vocab,
+                    std::string &error) {
+  int64_t batch = 0;
+  if (!modelInt(artifact, "vocab", vocab, error) ||
+      !modelInt(artifact, "batch", batch, error))
+    return false;
+  if (batch != 1) {
+    error = std::string(artifact.path()) + ": generate and score drive one "
+            "sequence; this model was compiled for batch " +
+            std::to_string(batch) + " (set \"batch\": 1 in its config)";
+    return false;
+  }
+  if (vocab > 256) {
+    error = std::string(artifact.path()) + ": vocab " +
+            std::to_string(vocab) + " is not a byte vocabulary";
+    return false;
+  }
+  return true;
+}
+
+std::string shapeString(const lctxrt::ArgInfo &arg) {
+  std::string out = "[";
+  for (size_t i = 0; i < arg.rank; ++i)
+    out += (i ? ", " : "") + std::to_string(arg.shape[i]);
+  return out + "]";
+}
+
 /// MEGABYTE's two-rate decode over one window of `context` bytes.
 class TwoRateDecoder {
 public:
   bool init(const lctxrt::Artifact &artifact, lctxrt::Session &session,
             std::string &error) {
     this->session = &session;
-    int64_t batch = 0;
-    if (!modelInt(artifact, "patch", patch, error) ||
-        !modelInt(artifact, "context", context, error) ||
-        !modelInt(artifact, "vocab", vocab, error) ||
-        !modelInt(artifact, "batch", batch, error))
+    if (!checkByteModel(artifact, vocab, error) ||
+        !modelInt(artifact, "patch", patch, error) ||
+        !modelInt(artifact, "context", context, error))
       return false;
-    if (batch != 1) {
-      error = std::string(artifact.path()) + ": generate and score drive one "
-              "sequence; this model was compiled for batch " +
-              std::to_string(batch) + " (set \"batch\": 1 in its config)";
-      return false;
-    }
-    if (vocab > 256) {
-      error = std::string(artifact.path()) + ": vocab " +
-              std::to_string(vocab) + " is not a byte vocabulary";
-      return false;
-    }
     for (const char *entry : {"decode_global", "decode_local"})
       if (!artifact.findEntryPoint(entry).ok()) {
         error = std::string(artifact.path()) + ": no entry point '" + entry +
@@ -161,11 +190,121 @@ private:
   std::vector<int32_t> history;
 };
 
-bool makeDecoder(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-                 TwoRateDecoder &decoder, std::string &error) {
-  return checkSchedule(artifact, error) &&
-         decoder.init(artifact, session, error);
-}
+/// The "token" decode: `decode(id [1, 1]) -> logits [1, 1, V]` per byte,
+/// over a stream without bound, or of at most `window` positions.
+class TokenDecoder {
+public:
+  bool init(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+            std::string &error) {
+    this->session = &session;
+    if (!checkByteModel(artifact, vocab, error))
+      return false;
+    if (artifact.modelValue("window") &&
+        !modelInt(artifact, "window", windowSize, error))
+      return false;
+    const std::string path = artifact.path();
+    auto entry = artifact.findEntryPoint("decode");
+    if (!entry.ok()) {
+      error = path + ": no entry point 'decode' for the token decode (the "
+                     "model's \"decode\" is \"token\")";
+      return false;
+    }
+    // One input: the byte, I32 [1, 1] (named `id` by lctx-gen's decode,
+    // `ids` by a decode lctx-compile derives from the prefill).
+    bool haveLogits = false;
+    for (size_t i = 0; i < entry->num_args; ++i) {
+      const lctxrt::ArgInfo &arg = entry->args[i];
+      std::string name = arg.name;
+      if (arg.role == LCTXRT_ARG_ROLE_INPUT) {
+        if (!inputName.empty()) {
+          error = path + ": entry 'decode' has the inputs '" + inputName +
+                  "' and '" + name + "'; the token decode feeds one byte";
+          return false;
+        }
+        inputName = name;
+        if (arg.dtype != LCTXRT_DTYPE_I32 || arg.rank != 2 ||
+            arg.shape[0] != 1 || arg.shape[1] != 1) {
+          error = path + ": entry 'decode': input '" + name + "' is " +
+                  lctxrt_dtype_name(arg.dtype) + " " + shapeString(arg) +
+                  ", expected I32 [1, 1] (one byte)";
+          return false;
+        }
+      } else if (arg.role == LCTXRT_ARG_ROLE_OUTPUT && name == "logits") {
+        haveLogits = true;
+        if (arg.dtype != LCTXRT_DTYPE_F32 || arg.rank != 3 ||
+            arg.shape[0] != 1 || arg.shape[1] != 1 ||
+            arg.shape[2] != vocab) {
+          error = path + ": entry 'decode': output 'logits' is " +
+                  lctxrt_dtype_name(arg.dtype) + " " + shapeString(arg) +
+                  ", expected F32 [1, 1, " + std::to_string(vocab) + "]";
+          return false;
+        }
+      }
+    }
+    if (inputName.empty() || !haveLogits) {
+      error = path + ": entry 'decode' has no " +
+              (haveLogits ? "input" : "output 'logits'") +
+              " (expected decode(id I32 [1, 1]) -> logits F32 [1, 1, " +
+              std::to_string(vocab) + "])";
+      return false;
+    }
+    return true;
+  }
+
+  /// Positions the state holds; 0: unbounded.
+  int64_t window() const { return windowSize; }
+  int64_t vocabSize() const { return vocab; }
+
+  /// Starts a new stream (fresh state).
+  lctxrt::Status reset() {
+    history.clear();
+    consumed = 0;
+    return session->resetState();
+  }
+
+  /// Consumes `token`; `logits` become the prediction of the next byte.
+  lctxrt::Status feed(int32_t token, std::vector<float> &logits) {
+    static const std::vector<int64_t> shape = {1, 1};
+    std::vector<lctxrt_tensor_view_t> in = {
+        {inputName.c_str(), LCTXRT_DTYPE_I32, 2, shape.data(), &token,
+         sizeof(token)}};
+    std::vector<lctxrt_tensor_view_t> out = {
+        {"logits", LCTXRT_DTYPE_F32, 0, nullptr, nullptr, 0}};
+    lctxrt::Status status = session->run("decode", in, out);
+    if (!status.ok())
+      return status;
+    const auto *data = static_cast<const float *>(out[0].data);
+    logits.assign(data, data + vocab);
+    if (windowSize)
+      history.push_back(token);
+    ++consumed;
+    return status;
+  }
+
+  /// Whether the state holds `window` positions (never when unbounded).
+  bool full() const { return windowSize && consumed >= windowSize; }
+
+  /// Keeps the last half of the window and replays it into fresh state.
+  lctxrt::Status slide() {
+    int64_t keep = std::max<int64_t>(1, windowSize / 2);
+    std::vector<int32_t> kept(history.end() - keep, history.end());
+    if (lctxrt::Status status = reset(); !status.ok())
+      return status;
+    std::vector<float> ignored;
+    for (int32_t token : kept)
+      if (lctxrt::Status status = feed(token, ignored); !status.ok())
+        return status;
+    return lctxrt::Status();
+  }
+
+private:
+  lctxrt::Session *session = nullptr;
+  int64_t vocab = 0, windowSize = 0, consumed = 0;
+  std::string inputName;
+  // The window's bytes (windowed models only, at most `window`).
+  std::vector<int32_t> history;
+};
+
 
 /// Picks a byte from logits: argmax at temperature 0, otherwise a sample
 /// from softmax(logits / temperature) restricted to the smallest set of
@@ -203,7 +342,267 @@ double seconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+/// -log softmax(logits)[byte], in nats.
+double negLogLikelihood(const std::vector<float> &logits, int32_t byte) {
+  double mx = *std::max_element(logits.begin(), logits.end()), z = 0;
+  for (float l : logits)
+    z += std::exp(l - mx);
+  return mx + std::log(z) - logits[byte];
+}
+
+double peakRssMiB() {
+  struct rusage usage;
+  if (::getrusage(RUSAGE_SELF, &usage) != 0)
+    return 0;
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+/// The prompt, teacher-forced, then `count` sampled bytes, through any
+/// decoder with `full()`, `slide()` and a `step(byte, logits)` that
+/// consumes a known byte and leaves the next prediction in `logits` (for a
+/// two-rate decoder the prediction comes first: see below).
+template <typename Decoder, typename Step>
+int generateWith(Decoder &decoder, const GenerateOptions &opt, Step step,
+                 std::vector<float> &logits) {
+  std::mt19937_64 rng(opt.seed);
+  auto start = std::chrono::steady_clock::now();
+  if (lctxrt::Status status = decoder.reset(); !status.ok())
+    return fail(status.message());
+  // Teacher-forced prompt (through sliding windows if it is longer than
+  // one).
+  for (unsigned char byte : opt.prompt)
+    if (lctxrt::Status status = step(byte); !status.ok())
+      return fail(status.message());
+  double promptSeconds = seconds(start);
+  std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
+  start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < opt.count; ++i) {
+    int32_t byte = sample(logits, opt, rng);
+    std::fputc(byte, stdout);
+    std::fflush(stdout);
+    if (i + 1 < opt.count)
+      if (lctxrt::Status status = step(byte); !status.ok())
+        return fail(status.message());
+  }
+  double genSeconds = seconds(start);
+  std::fprintf(stderr,
+               "\ngenerate: prompt %zu bytes in %.3f s, generated %zu bytes "
+               "in %.3f s (%.1f bytes/s)\n",
+               opt.prompt.size(), promptSeconds, opt.count, genSeconds,
+               genSeconds > 0 ? opt.count / genSeconds : 0.0);
+  return 0;
+}
+
+/// Streams the file at `path` in blocks, calling `byteFn(offset, byte)`
+/// for every byte; shows progress on stderr. Returns the exit status
+/// (`byteFn` returns one too: nonzero stops).
+template <typename ByteFn>
+int streamFile(const std::string &path, bool progress, int64_t &total,
+               double &elapsed, ByteFn byteFn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return fail(path + ": cannot open");
+  in.seekg(0, std::ios::end);
+  total = static_cast<int64_t>(in.tellg());
+  in.seekg(0);
+  if (total <= 0)
+    return fail(path + ": the file is empty; there is nothing to score");
+  std::vector<char> buffer(1 << 16);
+  int64_t offset = 0;
+  auto start = std::chrono::steady_clock::now();
+  double lastReport = 0;
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    std::streamsize got = in.gcount();
+    if (got <= 0)
+      break;
+    for (std::streamsize i = 0; i < got; ++i, ++offset)
+      if (int rc = byteFn(offset, static_cast<unsigned char>(buffer[i])))
+        return rc;
+    elapsed = seconds(start);
+    if (progress && (elapsed - lastReport > 0.5 || offset == total)) {
+      lastReport = elapsed;
+      std::fprintf(stderr, "\rscore: %lld / %lld bytes (%.1f%%), %.0f bytes/s",
+                   static_cast<long long>(offset),
+                   static_cast<long long>(total), 100.0 * offset / total,
+                   elapsed > 0 ? offset / elapsed : 0.0);
+    }
+  }
+  elapsed = seconds(start);
+  if (progress)
+    std::fprintf(stderr, "\n");
+  return 0;
+}
+
+int badByte(const std::string &path, int32_t byte, int64_t offset,
+            int64_t vocab) {
+  return fail(path + ": byte " + std::to_string(byte) + " at offset " +
+              std::to_string(offset) + " is outside the model's " +
+              "vocabulary of " + std::to_string(vocab));
+}
+
+bool isTokenSchedule(const lctxrt::Artifact &artifact) {
+  const char *schedule = artifact.modelValue("decode");
+  return schedule && std::string(schedule) == "token";
+}
+
+int generateTwoRate(const lctxrt::Artifact &artifact,
+                    lctxrt::Session &session, const GenerateOptions &opt) {
+  TwoRateDecoder decoder;
+  std::string error;
+  if (!decoder.init(artifact, session, error))
+    return fail(error);
+  // The two-rate decoder predicts before it consumes: `next` gives the
+  // logits of the byte after the history, `push` appends the byte.
+  std::vector<float> logits;
+  bool havePrediction = false;
+  auto step = [&](int32_t byte) -> lctxrt::Status {
+    if (!havePrediction) {
+      if (decoder.full())
+        if (lctxrt::Status status = decoder.slide(); !status.ok())
+          return status;
+      if (lctxrt::Status status = decoder.next(logits); !status.ok())
+        return status;
+    }
+    decoder.push(byte);
+    if (decoder.full())
+      if (lctxrt::Status status = decoder.slide(); !status.ok())
+        return status;
+    havePrediction = true;
+    return decoder.next(logits);
+  };
+  return generateWith(decoder, opt, step, logits);
+}
+
+int generateToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+                  const GenerateOptions &opt) {
+  TokenDecoder decoder;
+  std::string error;
+  if (!decoder.init(artifact, session, error))
+    return fail(error);
+  std::vector<float> logits;
+  auto step = [&](int32_t byte) -> lctxrt::Status {
+    if (decoder.full())
+      if (lctxrt::Status status = decoder.slide(); !status.ok())
+        return status;
+    return decoder.feed(byte, logits);
+  };
+  return generateWith(decoder, opt, step, logits);
+}
+
+int scoreTwoRate(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+                 const std::string &path, bool progress,
+                 const ScoreObserver &observer) {
+  TwoRateDecoder decoder;
+  std::string error;
+  if (!decoder.init(artifact, session, error))
+    return fail(error);
+  const int64_t window = decoder.window();
+  std::vector<float> logits;
+  double nll = 0; // nats
+  int64_t total = 0;
+  double elapsed = 0;
+  int rc = streamFile(
+      path, progress, total, elapsed, [&](int64_t offset, int32_t byte) {
+        if (offset % window == 0)
+          if (lctxrt::Status status = decoder.reset(); !status.ok())
+            return fail(status.message());
+        if (lctxrt::Status status = decoder.next(logits); !status.ok())
+          return fail(status.message());
+        if (byte >= decoder.vocabSize())
+          return badByte(path, byte, offset, decoder.vocabSize());
+        double term = negLogLikelihood(logits, byte);
+        nll += term;
+        if (observer && !observer(offset, logits, byte, term))
+          return fail(path + ": stopped at offset " + std::to_string(offset));
+        decoder.push(byte);
+        return 0;
+      });
+  if (rc)
+    return rc;
+  std::printf("score: %s: %lld bytes, %.6f bits per byte (windows of %lld "
+              "bytes, each from fresh state), %.3f s, %.0f bytes/s\n",
+              path.c_str(), static_cast<long long>(total),
+              nll / std::log(2.0) / total, static_cast<long long>(window),
+              elapsed, elapsed > 0 ? total / elapsed : 0.0);
+  std::printf("score: state %zu bytes per session, peak RSS %.1f MiB\n",
+              stateBytes(artifact), peakRssMiB());
+  return 0;
+}
+
+int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+               const std::string &path, bool progress,
+               const ScoreObserver &observer, bool continueStream) {
+  TokenDecoder decoder;
+  std::string error;
+  if (!decoder.init(artifact, session, error))
+    return fail(error);
+  if (continueStream && decoder.window())
+    return fail(std::string(artifact.path()) +
+                ": a windowed model's score starts every window from "
+                "fresh state; it cannot continue a stream");
+  if (!continueStream)
+    if (lctxrt::Status status = decoder.reset(); !status.ok())
+      return fail(status.message());
+  std::vector<float> logits;
+  double nll = 0; // nats
+  int64_t total = 0;
+  double elapsed = 0;
+  int rc = streamFile(
+      path, progress, total, elapsed, [&](int64_t offset, int32_t byte) {
+        if (byte >= decoder.vocabSize())
+          return badByte(path, byte, offset, decoder.vocabSize());
+        if (offset > 0) {
+          double term = negLogLikelihood(logits, byte);
+          nll += term;
+          if (observer && !observer(offset, logits, byte, term))
+            return fail(path + ": stopped at offset " +
+                        std::to_string(offset));
+        }
+        if (offset + 1 == total)
+          return 0; // nothing left to predict
+        // A full window: the next one starts from fresh state with this
+        // byte (already scored) as its first.
+        if (decoder.full())
+          if (lctxrt::Status status = decoder.reset(); !status.ok())
+            return fail(status.message());
+        if (lctxrt::Status status = decoder.feed(byte, logits); !status.ok())
+          return fail(status.message());
+        return 0;
+      });
+  if (rc)
+    return rc;
+  if (total < 2)
+    return fail(path + ": the file has one byte; a token model predicts "
+                       "each byte from the bytes before it, so there is "
+                       "nothing to score");
+  const int64_t predicted = total - 1;
+  std::string how =
+      decoder.window()
+          ? "windows of " + std::to_string(decoder.window()) +
+                " bytes overlapping by one, each from fresh state"
+          : std::string("one stream");
+  std::printf("score: %s: %lld bytes, %.6f bits per byte (%lld bytes "
+              "predicted from the bytes before them, %s), %.3f s, "
+              "%.0f bytes/s\n",
+              path.c_str(), static_cast<long long>(total),
+              nll / std::log(2.0) / predicted,
+              static_cast<long long>(predicted), how.c_str(), elapsed,
+              elapsed > 0 ? total / elapsed : 0.0);
+  std::printf("score: state %zu bytes per session, peak RSS %.1f MiB\n",
+              stateBytes(artifact), peakRssMiB());
+  return 0;
+}
+
 } // namespace
+
+size_t stateBytes(const lctxrt::Artifact &artifact) {
+  size_t bytes = 0;
+  for (size_t i = 0; i < artifact.numStates(); ++i)
+    if (auto state = artifact.state(i); state.ok())
+      bytes += state->byte_size;
+  return bytes;
+}
 
 bool checkSchedule(const lctxrt::Artifact &artifact, std::string &error) {
   const char *schedule = artifact.modelValue("decode");
@@ -213,9 +612,10 @@ bool checkSchedule(const lctxrt::Artifact &artifact, std::string &error) {
             "definition written by lctx-gen, which records it)";
     return false;
   }
-  if (std::string(schedule) != "two-rate") {
-    error = std::string(artifact.path()) + ": decode schedule '" + schedule +
-            "' is not supported by lctx-run (supported: two-rate)";
+  std::string name = schedule;
+  if (name != "two-rate" && name != "token") {
+    error = std::string(artifact.path()) + ": decode schedule '" + name +
+            "' is not supported by lctx-run (supported: two-rate, token)";
     return false;
   }
   return true;
@@ -223,111 +623,27 @@ bool checkSchedule(const lctxrt::Artifact &artifact, std::string &error) {
 
 int generate(const lctxrt::Artifact &artifact, lctxrt::Session &session,
              const GenerateOptions &opt) {
-  TwoRateDecoder decoder;
-  std::string error;
-  if (!makeDecoder(artifact, session, decoder, error))
+  if (std::string error; !checkSchedule(artifact, error))
     return fail(error);
   if (opt.prompt.empty())
     return fail("--prompt is empty: give at least one byte to start from");
-  std::mt19937_64 rng(opt.seed);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits;
-  if (lctxrt::Status status = decoder.reset(); !status.ok())
-    return fail(status.message());
-  // Teacher-forced prompt (its last window if it is longer than one).
-  std::string prompt = opt.prompt;
-  for (unsigned char byte : prompt) {
-    if (decoder.full())
-      if (lctxrt::Status status = decoder.slide(); !status.ok())
-        return fail(status.message());
-    if (lctxrt::Status status = decoder.next(logits); !status.ok())
-      return fail(status.message());
-    decoder.push(byte);
-  }
-  double promptSeconds = seconds(start);
-  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-  start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < opt.count; ++i) {
-    if (decoder.full())
-      if (lctxrt::Status status = decoder.slide(); !status.ok())
-        return fail(status.message());
-    if (lctxrt::Status status = decoder.next(logits); !status.ok())
-      return fail(status.message());
-    int32_t byte = sample(logits, opt, rng);
-    decoder.push(byte);
-    std::fputc(byte, stdout);
-    std::fflush(stdout);
-  }
-  double genSeconds = seconds(start);
-  std::fprintf(stderr,
-               "\ngenerate: prompt %zu bytes in %.3f s, generated %zu bytes "
-               "in %.3f s (%.1f bytes/s)\n",
-               prompt.size(), promptSeconds, opt.count, genSeconds,
-               genSeconds > 0 ? opt.count / genSeconds : 0.0);
-  return 0;
+  return isTokenSchedule(artifact) ? generateToken(artifact, session, opt)
+                                   : generateTwoRate(artifact, session, opt);
 }
 
 int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-          const std::string &path, bool progress) {
-  TwoRateDecoder decoder;
-  std::string error;
-  if (!makeDecoder(artifact, session, decoder, error))
+          const std::string &path, bool progress,
+          const ScoreObserver &observer, bool continueStream) {
+  if (std::string error; !checkSchedule(artifact, error))
     return fail(error);
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return fail(path + ": cannot open");
-  in.seekg(0, std::ios::end);
-  const std::streamoff total = in.tellg();
-  in.seekg(0);
-  if (total <= 0)
-    return fail(path + ": the file is empty; there is nothing to score");
-  const int64_t window = decoder.window();
-  std::vector<char> buffer(static_cast<size_t>(window));
-  std::vector<float> logits;
-  double nll = 0; // nats
-  int64_t scored = 0;
-  auto start = std::chrono::steady_clock::now();
-  double lastReport = 0;
-  while (in) {
-    in.read(buffer.data(), window);
-    std::streamsize got = in.gcount();
-    if (got <= 0)
-      break;
-    if (lctxrt::Status status = decoder.reset(); !status.ok())
-      return fail(status.message());
-    for (std::streamsize i = 0; i < got; ++i) {
-      if (lctxrt::Status status = decoder.next(logits); !status.ok())
-        return fail(status.message());
-      int32_t byte = static_cast<unsigned char>(buffer[i]);
-      if (byte >= decoder.vocabSize())
-        return fail(path + ": byte " + std::to_string(byte) + " at offset " +
-                    std::to_string(scored) + " is outside the model's " +
-                    "vocabulary of " + std::to_string(decoder.vocabSize()));
-      double mx = *std::max_element(logits.begin(), logits.end()), z = 0;
-      for (float l : logits)
-        z += std::exp(l - mx);
-      nll += mx + std::log(z) - logits[byte];
-      decoder.push(byte);
-      ++scored;
-    }
-    double elapsed = seconds(start);
-    if (progress && (elapsed - lastReport > 0.5 || scored == total)) {
-      lastReport = elapsed;
-      std::fprintf(stderr, "\rscore: %lld / %lld bytes (%.1f%%), %.0f bytes/s",
-                   static_cast<long long>(scored),
-                   static_cast<long long>(total), 100.0 * scored / total,
-                   elapsed > 0 ? scored / elapsed : 0.0);
-    }
-  }
-  double elapsed = seconds(start);
-  if (progress)
-    std::fprintf(stderr, "\n");
-  std::printf("score: %s: %lld bytes, %.4f bits per byte (windows of %lld "
-              "bytes, each from fresh state), %.3f s, %.0f bytes/s\n",
-              path.c_str(), static_cast<long long>(scored),
-              nll / std::log(2.0) / scored, static_cast<long long>(window),
-              elapsed, elapsed > 0 ? scored / elapsed : 0.0);
-  return 0;
+  if (isTokenSchedule(artifact))
+    return scoreToken(artifact, session, path, progress, observer,
+                      continueStream);
+  if (continueStream)
+    return fail(std::string(artifact.path()) +
+                ": the two-rate score starts every window from fresh "
+                "state; it cannot continue a stream");
+  return scoreTwoRate(artifact, session, path, progress, observer);
 }
 
 } // namespace lctxrun

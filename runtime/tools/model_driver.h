@@ -10,7 +10,9 @@
 #include "lctxrt/lctxrt.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace lctxrun {
 
@@ -32,10 +34,27 @@ bool checkSchedule(const lctxrt::Artifact &artifact, std::string &error);
 int generate(const lctxrt::Artifact &artifact, lctxrt::Session &session,
              const GenerateOptions &options);
 
+/// Called by score() for every scored byte: its offset in the file, the
+/// logits that predicted it, the byte and its negative log-likelihood in
+/// nats. Returning false stops scoring with an error (exit status 1).
+using ScoreObserver =
+    std::function<bool(int64_t offset, const std::vector<float> &logits,
+                       int32_t byte, double nll)>;
+
 /// Bits per byte of the file at `path` (any size, constant memory), with a
-/// progress line on stderr when `progress`. Returns the exit status.
+/// progress line on stderr when `progress`. A "token" model predicts every
+/// byte after the first from the bytes before it; a "two-rate" model every
+/// byte. Returns the exit status. With `continueStream` (a "token" model
+/// without a window only) the file continues the session's current stream
+/// (e.g. state written from a saved file) instead of a fresh one: its first
+/// byte is fed, not predicted, as always.
 int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-          const std::string &path, bool progress);
+          const std::string &path, bool progress,
+          const ScoreObserver &observer = nullptr,
+          bool continueStream = false);
+
+/// Bytes of runtime-owned state per session (the manifest's states).
+size_t stateBytes(const lctxrt::Artifact &artifact);
 
 } // namespace lctxrun
 
