@@ -16,6 +16,7 @@
 #include "artifact.h"
 
 #include "lctxrt/artifact_format.h"
+#include "kernel_alloc.h"
 #include "status.h"
 
 #include <algorithm>
@@ -426,6 +427,10 @@ lctxrt_status_t Loader::loadCode(const SectionRecord &section,
   }
   if (useMemfd)
     code.fd = std::exchange(closer.fd, -1);
+  // Compiled code allocates through the runtime (kernel_alloc.h).
+  if (void *hook = ::dlsym(code.handle, "lctx_rt_alloc_hook"))
+    *static_cast<void *(**)(size_t, size_t)>(hook) = &lctxrt::kernelAlloc;
+  ::dlerror();
   return nullptr;
 }
 

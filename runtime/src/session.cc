@@ -27,6 +27,7 @@
 
 #include "artifact.h"
 
+#include "kernel_alloc.h"
 #include "status.h"
 
 #include <algorithm>
@@ -448,7 +449,14 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
     plan.args[pair.second].setData(slot.next());
   }
 
-  plan.function(plan.argv.data());
+  size_t failedBytes = 0;
+  if (!lctxrt::callEntry(plan.function, plan.argv.data(), failedBytes))
+    return lctxrt::makeStatus(
+        LCTXRT_OUT_OF_MEMORY,
+        std::string(art.path) + ": entry '" + entry.name +
+            "': the compiled code could not allocate " +
+            std::to_string(failedBytes) +
+            " bytes (out of memory); outputs and state are unchanged");
 
   for (const auto &[name, pair] : entry.stateArgs) {
     StateSlot &slot = session.states[manifest.stateIndex.at(name)];

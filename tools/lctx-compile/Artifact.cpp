@@ -52,6 +52,58 @@ lctxc::createHostTargetMachine(const std::string &cpu, ManifestTarget &target,
   return tm;
 }
 
+/// The exported slot through which a runtime takes over the compiled
+/// code's heap allocations (docs/artifact.md): `void *(*)(size_t align,
+/// size_t size)`, null by default.
+static constexpr const char kAllocHookName[] = "lctx_rt_alloc_hook";
+
+/// Routes every `malloc` and `aligned_alloc` call of the code through
+/// `lctx_rt_alloc_hook` when a runtime has set it (lctxrt does, so that an
+/// allocation that fails becomes a status instead of a null dereference),
+/// and to the C library otherwise (code linked into a program of its own).
+/// Blocks from the hook are released with `free` like the C library's.
+static void addAllocationHook(Module &module) {
+  LLVMContext &ctx = module.getContext();
+  PointerType *ptr = PointerType::get(ctx, 0);
+  Type *i64 = Type::getInt64Ty(ctx);
+  auto *hook = new GlobalVariable(module, ptr, /*isConstant=*/false,
+                                  GlobalValue::ExternalLinkage,
+                                  ConstantPointerNull::get(ptr),
+                                  kAllocHookName);
+  auto *hookType = FunctionType::get(ptr, {i64, i64}, false);
+  // wrapper(args) = hook ? hook(align, size) : original(args).
+  auto wrap = [&](StringRef original, bool aligned) {
+    Function *libc = module.getFunction(original);
+    if (!libc || libc->use_empty())
+      return;
+    Function *wrapper = Function::Create(
+        libc->getFunctionType(), GlobalValue::InternalLinkage,
+        ("lctx_" + original).str(), module);
+    BasicBlock *entry = BasicBlock::Create(ctx, "entry", wrapper);
+    BasicBlock *viaHook = BasicBlock::Create(ctx, "hook", wrapper);
+    BasicBlock *viaLibc = BasicBlock::Create(ctx, "libc", wrapper);
+    IRBuilder<> b(entry);
+    Value *fn = b.CreateLoad(ptr, hook);
+    b.CreateCondBr(b.CreateIsNull(fn), viaLibc, viaHook);
+    b.SetInsertPoint(viaHook);
+    Value *align = aligned ? static_cast<Value *>(wrapper->getArg(0))
+                           : ConstantInt::get(i64, 16);
+    Value *size = wrapper->getArg(aligned ? 1 : 0);
+    b.CreateRet(b.CreateCall(hookType, fn, {align, size}));
+    b.SetInsertPoint(viaLibc);
+    SmallVector<Value *> args;
+    for (Argument &arg : wrapper->args())
+      args.push_back(&arg);
+    b.CreateRet(b.CreateCall(libc, args));
+    libc->replaceUsesWithIf(wrapper, [&](Use &use) {
+      auto *inst = dyn_cast<Instruction>(use.getUser());
+      return inst && inst->getFunction() != wrapper;
+    });
+  };
+  wrap("malloc", /*aligned=*/false);
+  wrap("aligned_alloc", /*aligned=*/true);
+}
+
 bool lctxc::addPackedEntryPoints(Module &module,
                                 const std::vector<ManifestEntry> &entries,
                                 std::string &error) {
@@ -81,7 +133,9 @@ bool lctxc::addPackedEntryPoints(Module &module,
     b.CreateCall(ciface, args);
     b.CreateRetVoid();
   }
-  // Only the packed entry points are exported. Everything else (the
+  addAllocationHook(module);
+  // Only the packed entry points (and the allocation hook) are exported.
+  // Everything else (the
   // functions as the model names them, their C interfaces, constants) is
   // internal: an entry point called `step`, `open` or `time` must not bind
   // to, or be bound by, the C library's symbol of that name when the code
@@ -90,7 +144,7 @@ bool lctxc::addPackedEntryPoints(Module &module,
     if (!f.isDeclaration() && !f.getName().starts_with("lctx_entry_"))
       f.setLinkage(GlobalValue::InternalLinkage);
   for (GlobalVariable &g : module.globals())
-    if (!g.isDeclaration())
+    if (!g.isDeclaration() && g.getName() != kAllocHookName)
       g.setLinkage(GlobalValue::InternalLinkage);
   return true;
 }
