@@ -23,7 +23,10 @@
 #include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/SCFToOpenMP/SCFToOpenMP.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
@@ -206,6 +209,64 @@ struct FuseElementwisePass
 
 bool convertAllFunctions(func::FuncOp *) { return true; }
 
+/// MLIR 19's ownership-based deallocation leaves the buffers allocated
+/// directly in an scf.forall body without a dealloc (scf.forall is not a
+/// region-branch op it models), so every parallel loop with a temporary
+/// (packed B blocks of the threaded contractions, attention's per-tile
+/// row statistics and transposed tiles, ...) leaked it once per iteration:
+/// 20-40 MB per call of a whole-model prefill, and the page faults of
+/// fresh memory on every call. Such a buffer cannot outlive its iteration
+/// (the body has no results), so it is freed before the body's terminator
+/// unless it is already freed or may escape through a terminator, a
+/// region-branch op or a call.
+struct DeallocForallLocalsPass
+    : PassWrapper<DeallocForallLocalsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(DeallocForallLocalsPass)
+  StringRef getArgument() const final { return "lctx-dealloc-forall-locals"; }
+  StringRef getDescription() const final {
+    return "Free the buffers allocated in scf.forall bodies at the end of "
+           "each iteration";
+  }
+  static bool isLocal(Value root) {
+    SmallVector<Value> work{root};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      for (OpOperand &use : v.getUses()) {
+        Operation *user = use.getOwner();
+        if (isa<memref::DeallocOp, bufferization::DeallocOp,
+                RegionBranchOpInterface, CallOpInterface>(user) ||
+            user->hasTrait<OpTrait::IsTerminator>())
+          return false;
+        if (auto view = dyn_cast<ViewLikeOpInterface>(user)) {
+          if (view.getViewSource() != v)
+            return false;
+          for (Value r : user->getResults())
+            work.push_back(r);
+          continue;
+        }
+        // Any other user reads or writes the buffer; one that returns a
+        // memref might alias it.
+        if (llvm::any_of(user->getResultTypes(),
+                         [](Type t) { return isa<BaseMemRefType>(t); }))
+          return false;
+      }
+    }
+    return true;
+  }
+  void runOnOperation() override {
+    SmallVector<memref::AllocOp> allocs;
+    getOperation().walk([&](memref::AllocOp alloc) {
+      if (isa<scf::ForallOp>(alloc->getParentOp()) &&
+          isLocal(alloc.getResult()))
+        allocs.push_back(alloc);
+    });
+    for (memref::AllocOp alloc : allocs) {
+      OpBuilder b(alloc->getBlock()->getTerminator());
+      b.create<memref::DeallocOp>(alloc.getLoc(), alloc.getResult());
+    }
+  }
+};
+
 /// convert-scf-to-openmp wraps each parallel body in memref.alloca_scope,
 /// which must stay a single block, so lowering the loops inside it to
 /// branches would make it invalid. A scope that holds no alloca bounds
@@ -298,6 +359,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  pm.addNestedPass<func::FuncOp>(std::make_unique<DeallocForallLocalsPass>());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(std::make_unique<ForwardOutParamsPass>());
 
@@ -334,6 +396,7 @@ void lctx::registerLCtxPipelines() {
   registerCPUGenericVectorizePass();
   registerTransferWriteGuardPasses();
   PassRegistration<FuseElementwisePass>();
+  PassRegistration<DeallocForallLocalsPass>();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "
