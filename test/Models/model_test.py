@@ -225,7 +225,7 @@ def test_mod(c, art, weights, wdict, name):
     check_decode(session, ids, full, name,
                  "decode (causal routing, KV cache of routed tokens only)")
     # Routing really splits the tokens: some, not all, hold a cache slot.
-    kpos = session.state("layers.1.kpos")
+    kpos = session.state("attention.1.kpos")
     check(0 < (kpos > 0).sum() < kpos.size,
           f"{name}: the routed layer's cache holds {(kpos > 0).sum()} of "
           f"{kpos.size} slots (routed tokens only)")

@@ -149,11 +149,30 @@ LogicalResult TimeAnalysis::visit(Operation *op) {
       return unsupported(op) << ": its input does not carry the tokens";
     return likeFirst();
   }
+  // Mixture-of-Depths: the routed tokens, in order, are a sequence of
+  // their own whose one-token form is the token itself (or nothing).
+  if (isa<RouteDepthOp>(op)) {
+    if (of(op->getOperand(0)) != 1 || timed(op->getOperand(1)))
+      return unsupported(op) << ": it must route the tokens of dimension 1";
+    set(op->getResult(0), 1);
+    set(op->getResult(1), 1);
+    return success();
+  }
+  if (isa<RouteGatherOp, RouteScatterAddOp>(op)) {
+    if (of(op->getOperand(0)) != 1)
+      return unsupported(op) << ": its input must carry the tokens in "
+                                "dimension 1";
+    set(op->getResult(0), 1);
+    return success();
+  }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
-    if (attention.getQPositions())
+    if (attention.getQPositions() &&
+        (attention.getQPositions() != attention.getKPositions() ||
+         of(attention.getQPositions()) != 1 || attention.getChunkSize()))
       return unsupported(op)
-             << ": attention with explicit positions (a routed subset of "
-                "tokens) has no cached form here";
+             << ": explicit positions have a cached form only when queries "
+                "and keys share them (the tokens a router selected) and the "
+                "attention is not chunked";
     if (!attention.getCausal())
       return unsupported(op) << ": non-causal attention sees later tokens";
     for (Value v : {attention.getQuery(), attention.getKey(),
@@ -259,7 +278,8 @@ LogicalResult TimeAnalysis::visitReshape(Operation *op, Value src,
     // The token dimension must stay whole: every other dim of the group 1.
     int64_t timeDim = kNoTime;
     for (int64_t w : group) {
-      if (expand ? wide.getDimSize(w) == tokens && timeDim == kNoTime
+      if (expand ? wide.getDimSize(w) == srcType.getDimSize(d) &&
+                       timeDim == kNoTime
                  : w == d) {
         timeDim = w;
         continue;
@@ -304,6 +324,15 @@ private:
   std::pair<Value, Value> stepPositions(Location loc, int64_t batch,
                                         int64_t capacity, Value slot);
   Value insertAtSlot(Location loc, Value cache, Value token, Value slotIdx);
+  /// For a token the router selected or not (`routed` [B, 1]: its index
+  /// in the call, or -1): query positions [B, 1] (pos, or -1: sees
+  /// nothing) and key positions [B, C] from the updated kpos cache.
+  std::pair<Value, Value> routedPositions(Location loc, Value routed,
+                                          int64_t batch, int64_t capacity,
+                                          Value slotIdx, StringRef prefix);
+  /// An elementwise i64 map of `in` [B, N] through `fn(builder, loc, v)`.
+  Value mapI64(Location loc, Value in,
+               function_ref<Value(OpBuilder &, Location, Value)> fn);
   Value rope(Location loc, Value x, Value positions, FloatAttr theta);
 
   func::FuncOp prefill;
@@ -359,6 +388,65 @@ Value Deriver::insertAtSlot(Location loc, Value cache, Value token,
                                          strides);
 }
 
+Value Deriver::mapI64(Location loc, Value in,
+                      function_ref<Value(OpBuilder &, Location, Value)> fn) {
+  auto type = cast<RankedTensorType>(in.getType());
+  auto outType = RankedTensorType::get(type.getShape(), b.getI64Type());
+  Value empty = b.create<tensor::EmptyOp>(loc, outType.getShape(),
+                                          outType.getElementType());
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
+  return b
+      .create<linalg::GenericOp>(
+          loc, outType, ValueRange{in}, ValueRange{empty},
+          ArrayRef<AffineMap>{id, id}, iters,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value v = args[0];
+            if (v.getType() != nb.getI64Type())
+              v = nb.create<arith::ExtSIOp>(nl, nb.getI64Type(), v);
+            nb.create<linalg::YieldOp>(nl, fn(nb, nl, v));
+          })
+      .getResult(0);
+}
+
+std::pair<Value, Value> Deriver::routedPositions(Location loc, Value routed,
+                                                 int64_t batch,
+                                                 int64_t capacity,
+                                                 Value slotIdx,
+                                                 StringRef prefix) {
+  Value p = pos64;
+  auto select = [p](OpBuilder &nb, Location nl, Value v, int64_t add,
+                    int64_t none) -> Value {
+    Value zero = nb.create<arith::ConstantIntOp>(nl, 0, 64);
+    Value isRouted =
+        nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, v, zero);
+    Value at = nb.create<arith::AddIOp>(
+        nl, p, nb.create<arith::ConstantIntOp>(nl, add, 64));
+    return nb.create<arith::SelectOp>(
+        nl, isRouted, at, nb.create<arith::ConstantIntOp>(nl, none, 64));
+  };
+  Value qp = mapI64(loc, routed, [&](OpBuilder &nb, Location nl, Value v) {
+    return select(nb, nl, v, 0, -1);
+  });
+  Value entry = mapI64(loc, routed, [&](OpBuilder &nb, Location nl, Value v) {
+    return select(nb, nl, v, 1, 0);
+  });
+  auto kposType = RankedTensorType::get({batch, capacity}, b.getI64Type());
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  Value kpos = b.create<tensor::InsertSliceOp>(
+      loc, entry, addState(kposType, (prefix + ".kpos").str()),
+      ArrayRef<OpFoldResult>{zero, slotIdx},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), one},
+      ArrayRef<OpFoldResult>{one, one});
+  addStateResult(kpos);
+  Value kp = mapI64(loc, kpos, [&](OpBuilder &nb, Location nl, Value v) {
+    return nb.create<arith::SubIOp>(
+        nl, v, nb.create<arith::ConstantIntOp>(nl, 1, 64));
+  });
+  return {qp, kp};
+}
+
 Value Deriver::rope(Location loc, Value x, Value positions, FloatAttr theta) {
   return b.create<RopeOp>(loc, x, positions, theta);
 }
@@ -388,6 +476,14 @@ void Deriver::emitAttention(AttentionOp op, unsigned index) {
     k = rope(loc, k, qp, theta);
   }
   std::string prefix = "attention." + std::to_string(index);
+  if (Value routed = op.getQPositions()) {
+    // Only routed tokens are keys: `attention.<i>.kpos` holds position + 1
+    // of a routed token's slot and 0 otherwise (a zeroed state is empty).
+    auto [q2, kp2] = routedPositions(loc, retyped(routed), batch, capacity,
+                                     slotIdx, prefix);
+    qp = q2;
+    kp = kp2;
+  }
   auto cacheType = [&](RankedTensorType t) {
     return RankedTensorType::get(
         {t.getDimSize(0), t.getDimSize(1), capacity, t.getDimSize(3)},
@@ -508,6 +604,9 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   }
   if (isa<RouteMoeOp>(clone))
     clone->setAttr("dropless", b.getUnitAttr());
+  // Decode routes causally (sigmoid(r) > 0.5): top-k needs the future.
+  if (auto depth = dyn_cast<RouteDepthOp>(clone))
+    depth.setMode(DepthRouting::causal);
   return success();
 }
 

@@ -29,10 +29,15 @@ func.func @prefill(%q: tensor<1x2x8x4xf32> {lctx.input = "q"})
 
 // -----
 
-func.func @prefill(%q: tensor<1x2x8x4xf32> {lctx.input = "q"},
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
                    %p: tensor<1x8xi64> {lctx.weight = "p"})
     -> tensor<1x2x8x4xf32> attributes {lctx.decode = "decode"} {
-  // expected-error @+1 {{attention with explicit positions (a routed subset of tokens) has no cached form here}}
+  %x4 = tensor.expand_shape %x [[0], [1], [2, 3]] output_shape [1, 8, 2, 4]
+      : tensor<1x8x8xf32> into tensor<1x8x2x4xf32>
+  %e = tensor.empty() : tensor<1x2x8x4xf32>
+  %q = linalg.transpose ins(%x4 : tensor<1x8x2x4xf32>)
+      outs(%e : tensor<1x2x8x4xf32>) permutation = [0, 2, 1, 3]
+  // expected-error @+1 {{explicit positions have a cached form only when queries and keys share them (the tokens a router selected) and the attention is not chunked}}
   %o = lctx.attention %q, %q, %q positions(%p, %p)
       : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>,
         tensor<1x8xi64>, tensor<1x8xi64>
@@ -61,13 +66,14 @@ func.func @prefill(%x: tensor<1x8x4xf32> {lctx.input = "x"})
 
 // -----
 
-func.func @prefill(%x: tensor<1x8x4xf32> {lctx.input = "x"},
-                   %wr: tensor<4xf32> {lctx.weight = "router"})
-    -> tensor<1x8x4xf32> attributes {lctx.decode = "decode"} {
-  // expected-error @+1 {{'lctx.route.depth' op has no one-token form}}
-  %sel:2 = lctx.route.depth topk %x, %wr {capacity = 0.5 : f64}
-      : tensor<1x8x4xf32>, tensor<4xf32>
-  return %x : tensor<1x8x4xf32>
+func.func @prefill(%ids: tensor<1x16xi32> {lctx.input = "ids"},
+                   %tab: tensor<256x32xf32> {lctx.weight = "embed"},
+                   %pad: tensor<4x32xf32> {lctx.weight = "pad"})
+    -> tensor<1x4x128xf32> attributes {lctx.decode = "decode"} {
+  // expected-error @+1 {{'lctx.patch.embed' op has no one-token form: lctx-derive-decode cannot derive a decode step of @prefill through it: it reads a value that depends on the tokens}}
+  %g = lctx.patch.embed %ids, %tab, %pad {patch_size = 4 : i64}
+      : tensor<1x16xi32>, tensor<256x32xf32>, tensor<4x32xf32>
+  return %g : tensor<1x4x128xf32>
 }
 
 // -----

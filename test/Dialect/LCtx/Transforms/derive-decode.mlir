@@ -202,3 +202,48 @@ func.func @prefill(%x: tensor<1x6x8xf32> {lctx.input = "x"},
       : tensor<1x6x8xf32>, tensor<1xi64>, tensor<1x2xf32>, tensor<1x2xf32>,
         tensor<1x8x2xcomplex<f32>>
 }
+
+// -----
+
+// Mixture-of-Depths: the router decides per token (top-k routing becomes
+// causal); queries and keys at the routed positions: the cache of the
+// routed layer keeps `kpos` (position + 1 of a routed token, 0 otherwise).
+
+// CHECK: window = 8 : i64
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: tensor<1x8xi64> {lctx.state = "attention.0.kpos"}
+// CHECK-SAME: tensor<1x2x8x4xf32> {lctx.state = "attention.0.k"}
+// CHECK: %[[IDX:[^,]*]], %{{.*}} = lctx.route.depth causal {{.*}} : tensor<1x1x8xf32>
+// CHECK: lctx.route.gather {{.*}}, %[[IDX]] : tensor<1x1x8xf32>, tensor<1x1xi64>
+// CHECK: %[[QA:.*]] = linalg.generic {{.*}} ins(%[[IDX]] : tensor<1x1xi64>)
+// CHECK: arith.cmpi sge
+// CHECK: %[[ENTRY:.*]] = linalg.generic {{.*}} ins(%[[IDX]] : tensor<1x1xi64>)
+// CHECK: %[[KPOS:.*]] = tensor.insert_slice %[[ENTRY]] into %{{.*}}[0, %{{.*}}] [1, 1] [1, 1] : tensor<1x1xi64> into tensor<1x8xi64>
+// CHECK: %[[KP:.*]] = linalg.generic {{.*}} ins(%[[KPOS]] : tensor<1x8xi64>)
+// CHECK: arith.subi
+// CHECK: lctx.attention {{.*}} positions(%[[QA]], %[[KP]])
+// CHECK: lctx.route.scatter_add {{.*}} : tensor<1x1x8xf32>, tensor<1x1x8xf32>, tensor<1x1xi64>, tensor<1x1xf32>
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
+                   %wr: tensor<8xf32> {lctx.weight = "router"})
+    -> (tensor<1x8x8xf32> {lctx.output = "y"})
+    attributes {lctx.decode = "decode"} {
+  %idx, %w = lctx.route.depth topk %x, %wr {capacity = 0.5 : f64}
+      : tensor<1x8x8xf32>, tensor<8xf32>
+  %sel = lctx.route.gather %x, %idx : tensor<1x8x8xf32>, tensor<1x4xi64>
+  %s4 = tensor.expand_shape %sel [[0], [1], [2, 3]] output_shape [1, 4, 2, 4]
+      : tensor<1x4x8xf32> into tensor<1x4x2x4xf32>
+  %e = tensor.empty() : tensor<1x2x4x4xf32>
+  %q = linalg.transpose ins(%s4 : tensor<1x4x2x4xf32>)
+      outs(%e : tensor<1x2x4x4xf32>) permutation = [0, 2, 1, 3]
+  %o = lctx.attention %q, %q, %q positions(%idx, %idx) {rope_theta = 10000.0 : f32}
+      : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>,
+        tensor<1x4xi64>, tensor<1x4xi64>
+  %e2 = tensor.empty() : tensor<1x4x2x4xf32>
+  %ot = linalg.transpose ins(%o : tensor<1x2x4x4xf32>)
+      outs(%e2 : tensor<1x4x2x4xf32>) permutation = [0, 2, 1, 3]
+  %f = tensor.collapse_shape %ot [[0], [1], [2, 3]]
+      : tensor<1x4x2x4xf32> into tensor<1x4x8xf32>
+  %y = lctx.route.scatter_add %x, %f, %idx, %w
+      : tensor<1x8x8xf32>, tensor<1x4x8xf32>, tensor<1x4xi64>, tensor<1x4xf32>
+  return %y : tensor<1x8x8xf32>
+}

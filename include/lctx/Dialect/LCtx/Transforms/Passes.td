@@ -89,6 +89,12 @@ def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
       values (slot `pos mod N`); retrieval from the carried memory, the
       gate, and `lctx.memory.update` only when the segment fills (an
       `scf.if`), never per token.
+    * `lctx.attention` with explicit positions shared by queries and keys
+      (the tokens a Mixture-of-Depths router selected, `lctx.route.depth` +
+      `lctx.route.gather`): the same cache plus `attention.<i>.kpos`, the
+      position + 1 of a routed token's slot and 0 otherwise, so that only
+      routed tokens are keys; `lctx.route.depth` routes causally
+      (sigmoid(r) > 0.5), top-k needing the future.
     * `lctx.route.moe` routes dropless (a token's output never depends on
       other tokens).
 
@@ -100,8 +106,8 @@ def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
     holds at most `T` positions.
 
     Anything whose one-token form is not defined (reductions over tokens,
-    explicit attention positions, patch and depth-routing ops, slices along
-    the token dimension) is an error at that op.
+    other explicit attention positions, the patch ops, slices along the
+    token dimension) is an error at that op.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
