@@ -53,13 +53,14 @@ import torch  # noqa: E402
 
 import infini as infini_ref  # noqa: E402
 import megalodon as megalodon_ref  # noqa: E402
-import mod as mod_ref  # noqa: E402
+import switch as switch_ref  # noqa: E402
 import stream_infini  # noqa: E402
 import stream_megalodon  # noqa: E402
 
 MODELS = ["stream-infini", "stream-infini-delta", "stream-megalodon",
-          "stream-mod-window"]
-REFS = {"infini": infini_ref, "megalodon": megalodon_ref, "mod": mod_ref}
+          "stream-switch-window"]
+REFS = {"infini": infini_ref, "megalodon": megalodon_ref,
+        "switch": switch_ref}
 FAILURES = []
 
 # Tolerances (f32 runtime vs float64 reference).
@@ -104,6 +105,19 @@ def read_safetensors(path):
     return out
 
 
+def read_manifest(path):
+    data = open(path, "rb").read()
+    count = int.from_bytes(data[12:16], "little")
+    for i in range(count):
+        entry = data[24 + 40 * i:64 + 40 * i]
+        kind = int.from_bytes(entry[:4], "little")
+        off = int.from_bytes(entry[8:16], "little")
+        size = int.from_bytes(entry[16:24], "little")
+        if kind == 1:
+            return json.loads(data[off:off + size])
+    sys.exit(f"stream_test: {path}: no manifest")
+
+
 def text_bytes(n):
     """n bytes of lctx's own documentation, repeated as needed
     (deterministic)."""
@@ -121,6 +135,8 @@ class Model:
         self.config = json.load(open(os.path.join(models_dir,
                                                   name + ".json")))
         self._w = None
+        self.window = read_manifest(self.lctx).get("model", {}).get(
+            "window")
 
     @property
     def w(self):
@@ -192,8 +208,7 @@ def score_reference(model, ids):
     """(bits per byte, logits [n-1, V] predicting ids[1:]) of the token
     schedule: one stream, or windows of `window` fed tokens from fresh
     state overlapping by one byte."""
-    window = model.config.get("context") if model.config["arch"] == "mod" \
-        else None
+    window = model.window
     n = len(ids)
     if window is None:
         logits = model.ref_logits(ids)[:-1]
@@ -226,8 +241,7 @@ def check_score(args, model, n):
           f"{model.name}: --score of {n} bytes: {got} bits per byte, "
           f"reference {want:.6f} (|diff| {abs((got or 0) - want):.1e} <= "
           f"{SHORT_BPB_TOL})")
-    window = model.config.get("context") if model.config["arch"] == "mod" \
-        else None
+    window = model.window
     how = f"windows of {window} bytes overlapping by one" if window \
         else "one stream"
     check(f"({n - 1} bytes predicted from the bytes before them, {how}"
@@ -250,8 +264,7 @@ def run_bytes(cmd):
 
 
 def check_generate(args, model):
-    window = model.config.get("context") if model.config["arch"] == "mod" \
-        else None
+    window = model.window
     # A prompt longer than the window (the window slides during the prompt
     # and during generation).
     prompt = bytes(text_bytes(45).astype(np.uint8))
@@ -309,7 +322,7 @@ def check_generate(args, model):
 def mode_score(args):
     for name in MODELS:
         model = Model(args.models, name)
-        n = 100 if model.config["arch"] == "mod" else 300
+        n = 100 if model.window else 300
         check_score(args, model, n)
         check_generate(args, model)
 
@@ -446,12 +459,12 @@ def mode_million(args):
     check(err <= 1e-10, f"{name}: the streaming float64 reference equals "
           f"the whole-sequence reference on {len(short)} tokens: {err:.1e}")
 
-    # lctx in pieces of `piece` tokens, one process each, carrying the
-    # states through files (lctx-stream-probe --state-in/--state-out: the
-    # score path continuing the stream), in a thread, while the reference
-    # runs here (one thread each). Pieces keep each process small even if
-    # the compiled code leaks per step (see `state`).
-    piece = args.piece
+    # lctx in one process (or, with --piece, in pieces of that many tokens,
+    # one process each, carrying the states through files:
+    # lctx-stream-probe --state-in/--state-out, the score path continuing
+    # the stream), in a thread, while the reference runs here (one thread
+    # each).
+    piece = args.piece or n
     result = {"blocks": {}, "logits": [], "samples": [], "scored": 0,
               "nonfinite_logits": 0, "nonfinite_state": 0, "error": None,
               "pieces": 0}
@@ -467,7 +480,8 @@ def mode_million(args):
                                       f"{name}-state{s // piece % 2}.st")
             cmd = [args.probe, model.lctx, model.weights, path, out_json,
                    "--block", str(block), "--logits-every", str(every),
-                   "--sample-every", str(piece // 2), "--offset", str(s),
+                   "--sample-every", str(max(1, min(piece // 2, n // 16))),
+                   "--offset", str(s),
                    "--state-out", next_state]
             if state:
                 cmd += ["--state-in", state]
@@ -535,8 +549,13 @@ def mode_million(args):
     print(f"{name}: logits error by sampled position "
           + " ".join(f"{e:.0e}" for _, e in errs))
     rss = [s[1] for s in out["samples"]]
-    print(f"{name}: process RSS (MiB) at {len(rss)} samples, two per "
-          "piece: " + " ".join(f"{r / 2**20:.0f}" for r in rss))
+    print(f"{name}: process RSS (MiB) at {len(rss)} samples: "
+          + " ".join(f"{r / 2**20:.1f}" for r in rss))
+    if out["pieces"] == 1:
+        growth = rss[-1] - rss[1]
+        check(growth <= 1 << 20, f"{name}: process RSS grows by "
+              f"{growth / 1024:.0f} KiB from token {out['samples'][1][0]} "
+              f"to {out['samples'][-1][0]} (allowed 1 MiB)")
 
 
 def main():
@@ -547,7 +566,7 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--arch", default="infini")
     ap.add_argument("--tokens", type=int)
-    ap.add_argument("--piece", type=int, default=32768)
+    ap.add_argument("--piece", type=int)
     ap.add_argument("--work")
     ap.add_argument("--lctx-run")
     ap.add_argument("--probe")

@@ -96,7 +96,7 @@ class Cema:
         c = min(chunk, length)
         xs = x[0].reshape(-1, c, d)  # [S, c, D]
         toeplitz, gq, pq, qt = self.constants(c)
-        y = torch.einsum("dtj,sjd->std", toeplitz, xs)
+        y = torch.einsum("dtj,sjd->std", toeplitz.to(x.dtype), xs)
         u = torch.einsum("jdn,sjd->sdn", pq, xs.to(torch.complex128))
         starts = []
         h = self.h[0]
@@ -104,7 +104,8 @@ class Cema:
             starts.append(h)
             h = qt * h + u[s]
         self.h = h[None]
-        y = y + torch.einsum("kdn,sdn->skd", gq, torch.stack(starts)).real
+        y = y + torch.einsum("kdn,sdn->skd", gq,
+                             torch.stack(starts)).real.to(x.dtype)
         return y.reshape(1, length, d) + self.omega * x
 
 
