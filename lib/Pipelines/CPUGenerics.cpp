@@ -33,7 +33,8 @@
 //
 // Anything else (tensor.extract in the body, transposed operand access,
 // several results, dynamic shapes) is left to the loop lowering. math.exp
-// and math.erf on the new vectors use MLIR's polynomial approximations.
+// math.erf, math.sin and math.cos on new f32 vectors use MLIR's
+// polynomial approximations.
 // Vector math ops that are exact single instructions (fma, floor, sqrt,
 // ...) become LLVM intrinsics here, since the pipeline's math-to-libm would
 // scalarize them into libm calls; the other vector math ops (tanh, ...)
@@ -574,7 +575,10 @@ private:
       state.addTypes(vecOf(bodyOp.getResult(0).getType(), w));
       state.addAttributes(bodyOp.getAttrs());
       Operation *vecOp = b.create(state);
-      if (isa<math::ExpOp, math::ErfOp>(vecOp))
+      if (isa<math::ExpOp, math::ErfOp, math::SinOp, math::CosOp>(vecOp) &&
+          cast<VectorType>(vecOp->getResult(0).getType())
+              .getElementType()
+              .isF32())
         expOps.push_back(vecOp);
       map.map(bodyOp.getResult(0), vecOp->getResult(0));
     }
@@ -736,9 +740,9 @@ struct CPUGenericVectorizePass
       Emitter emitter(p, lanes, op.getLoc(), expOps);
       rewriter.replaceOp(op, emitter.emit(rewriter));
     }
-    // Polynomial exp and erf on the new vectors only (vector erf went to
-    // libm lane by lane: 14% of an Infini prefill with GELU); scalar ones
-    // keep libm.
+    // Polynomial exp, erf, sin and cos on the new f32 vectors only (vector
+    // erf went to libm lane by lane: 14% of an Infini prefill with GELU;
+    // sin/cos: RoPE tables); scalar ones and f64 keep libm.
     if (!expOps.empty()) {
       RewritePatternSet patterns(&getContext());
       populateMathPolynomialApproximationPatterns(patterns);
