@@ -20,7 +20,11 @@
 ///
 /// usage: lctx-stream-probe ARTIFACT WEIGHTS DATA OUT.json
 ///            [--block N] [--logits-every N] [--sample-every N]
-///            [--offset N --state-in FILE] [--state-out FILE]
+///            [--offset N --state-in FILE] [--state-out FILE] [--blocks 0|1]
+///
+/// Every byte goes through the `decode` entry unless `--blocks 1`: then
+/// whole blocks go through prefill_segment / prefill_chunk as in
+/// `lctx-run --score`.
 ///
 /// A long stream can be scored in pieces, one process each: `--state-in`
 /// continues the stream from saved states (a "token" model without a
@@ -82,7 +86,12 @@ int main(int argc, char **argv) {
   int64_t blockSize = 65536, logitsEvery = 131072, sampleEvery = 1000;
   int64_t base = 0;
   std::string stateIn, stateOut;
+  bool useBlocks = false;
   for (int i = 5; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--blocks")) {
+      useBlocks = !std::strcmp(argv[i + 1], "1");
+      continue;
+    }
     if (!std::strcmp(argv[i], "--state-in")) {
       stateIn = argv[i + 1];
       continue;
@@ -201,8 +210,12 @@ int main(int argc, char **argv) {
       samples.push_back({offset, residentBytes(), stateBytes()});
     return true;
   };
-  int rc = lctxrun::score(*artifact, *session, argv[3], /*progress=*/false,
-                          observer, /*continueStream=*/!stateIn.empty());
+  lctxrun::ScoreOptions options;
+  options.progress = false;
+  options.observer = observer;
+  options.continueStream = !stateIn.empty();
+  options.blocks = useBlocks;
+  int rc = lctxrun::score(*artifact, *session, argv[3], options);
   if (rc)
     return rc;
   if (!stateOut.empty()) {

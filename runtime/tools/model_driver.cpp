@@ -251,6 +251,70 @@ public:
     return true;
   }
 
+  /// Looks for an entry that continues the stream by a whole block of N
+  /// bytes at a block boundary: `prefill_segment` (Infini) or
+  /// `prefill_chunk` (Megalodon), one input I32 [1, N] -> logits F32
+  /// [1, N, V]. Returns N, or 0 when there is none (or the model has a
+  /// window).
+  int64_t findBlockEntry(const lctxrt::Artifact &artifact) {
+    if (windowSize)
+      return 0;
+    for (const char *name : {"prefill_segment", "prefill_chunk"}) {
+      auto entry = artifact.findEntryPoint(name);
+      if (!entry.ok())
+        continue;
+      std::string input;
+      int64_t n = 0, inputs = 0;
+      bool logitsOk = false;
+      for (size_t i = 0; i < entry->num_args; ++i) {
+        const lctxrt::ArgInfo &arg = entry->args[i];
+        if (arg.role == LCTXRT_ARG_ROLE_INPUT) {
+          ++inputs;
+          if (arg.dtype == LCTXRT_DTYPE_I32 && arg.rank == 2 &&
+              arg.shape[0] == 1 && arg.shape[1] > 1) {
+            input = arg.name;
+            n = arg.shape[1];
+          }
+        }
+      }
+      for (size_t i = 0; i < entry->num_args; ++i) {
+        const lctxrt::ArgInfo &arg = entry->args[i];
+        if (arg.role == LCTXRT_ARG_ROLE_OUTPUT &&
+            std::string(arg.name) == "logits" &&
+            arg.dtype == LCTXRT_DTYPE_F32 && arg.rank == 3 &&
+            arg.shape[0] == 1 && arg.shape[1] == n && arg.shape[2] == vocab)
+          logitsOk = true;
+      }
+      if (inputs == 1 && n > 1 && logitsOk) {
+        blockEntry = name;
+        blockInput = input;
+        blockSize = n;
+        return n;
+      }
+    }
+    return 0;
+  }
+  const std::string &blockEntryName() const { return blockEntry; }
+
+  /// Consumes `blockSize` tokens through the block entry (the stream must be
+  /// at a block boundary); `logits` become their N predictions, [N, V].
+  lctxrt::Status feedBlock(const std::vector<int32_t> &tokens,
+                           std::vector<float> &logits) {
+    std::vector<int64_t> shape = {1, blockSize};
+    std::vector<lctxrt_tensor_view_t> in = {
+        {blockInput.c_str(), LCTXRT_DTYPE_I32, 2, shape.data(),
+         tokens.data(), tokens.size() * sizeof(int32_t)}};
+    std::vector<lctxrt_tensor_view_t> out = {
+        {"logits", LCTXRT_DTYPE_F32, 0, nullptr, nullptr, 0}};
+    lctxrt::Status status = session->run(blockEntry, in, out);
+    if (!status.ok())
+      return status;
+    const auto *data = static_cast<const float *>(out[0].data);
+    logits.assign(data, data + blockSize * vocab);
+    consumed += blockSize;
+    return status;
+  }
+
   /// Positions the state holds; 0: unbounded.
   int64_t window() const { return windowSize; }
   int64_t vocabSize() const { return vocab; }
@@ -301,6 +365,8 @@ private:
   lctxrt::Session *session = nullptr;
   int64_t vocab = 0, windowSize = 0, consumed = 0;
   std::string inputName;
+  std::string blockEntry, blockInput;
+  int64_t blockSize = 0;
   // The window's bytes (windowed models only, at most `window`).
   std::vector<int32_t> history;
 };
@@ -531,34 +597,76 @@ int scoreTwoRate(const lctxrt::Artifact &artifact, lctxrt::Session &session,
 }
 
 int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-               const std::string &path, bool progress,
-               const ScoreObserver &observer, bool continueStream) {
+               const std::string &path, const ScoreOptions &options) {
   TokenDecoder decoder;
   std::string error;
   if (!decoder.init(artifact, session, error))
     return fail(error);
-  if (continueStream && decoder.window())
+  if (options.continueStream && decoder.window())
     return fail(std::string(artifact.path()) +
                 ": a windowed model's score starts every window from "
                 "fresh state; it cannot continue a stream");
-  if (!continueStream)
+  if (!options.continueStream)
     if (lctxrt::Status status = decoder.reset(); !status.ok())
       return fail(status.message());
-  std::vector<float> logits;
+  // Whole blocks through prefill_segment / prefill_chunk (a fresh stream is
+  // at a block boundary), the rest through decode.
+  const int64_t block = options.blocks && !options.continueStream
+                            ? decoder.findBlockEntry(artifact)
+                            : 0;
+  const int64_t vocab = decoder.vocabSize();
+  std::vector<float> logits, blockLogits, row;
+  std::vector<int32_t> pending; // unfed bytes of the current block
+  int64_t pendingStart = 0;
   double nll = 0; // nats
   int64_t total = 0;
   double elapsed = 0;
+  auto scoreByte = [&](int64_t offset, int32_t byte,
+                       const std::vector<float> &prediction) {
+    double term = negLogLikelihood(prediction, byte);
+    nll += term;
+    if (options.observer && !options.observer(offset, prediction, byte, term))
+      return fail(path + ": stopped at offset " + std::to_string(offset));
+    return 0;
+  };
+  // Feeds the full pending block and scores its bytes after the first
+  // (which the previous prediction scored).
+  auto flushBlock = [&]() {
+    if (lctxrt::Status status = decoder.feedBlock(pending, blockLogits);
+        !status.ok())
+      return fail(status.message());
+    for (int64_t i = 1; i < block; ++i) {
+      row.assign(blockLogits.begin() + (i - 1) * vocab,
+                 blockLogits.begin() + i * vocab);
+      if (int rc = scoreByte(pendingStart + i, pending[i], row))
+        return rc;
+    }
+    logits.assign(blockLogits.end() - vocab, blockLogits.end());
+    pending.clear();
+    return 0;
+  };
   int rc = streamFile(
-      path, progress, total, elapsed, [&](int64_t offset, int32_t byte) {
-        if (byte >= decoder.vocabSize())
-          return badByte(path, byte, offset, decoder.vocabSize());
-        if (offset > 0) {
-          double term = negLogLikelihood(logits, byte);
-          nll += term;
-          if (observer && !observer(offset, logits, byte, term))
-            return fail(path + ": stopped at offset " +
-                        std::to_string(offset));
+      path, options.progress, total, elapsed,
+      [&](int64_t offset, int32_t byte) {
+        if (byte >= vocab)
+          return badByte(path, byte, offset, vocab);
+        if (block) {
+          // A full block with more bytes after it: feed it.
+          if (static_cast<int64_t>(pending.size()) == block)
+            if (int rc = flushBlock())
+              return rc;
+          if (pending.empty()) {
+            if (offset > 0)
+              if (int rc = scoreByte(offset, byte, logits))
+                return rc;
+            pendingStart = offset;
+          }
+          pending.push_back(byte);
+          return 0;
         }
+        if (offset > 0)
+          if (int rc = scoreByte(offset, byte, logits))
+            return rc;
         if (offset + 1 == total)
           return 0; // nothing left to predict
         // A full window: the next one starts from fresh state with this
@@ -572,6 +680,15 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
       });
   if (rc)
     return rc;
+  // The last block: byte by byte through decode (its last byte is not fed).
+  for (size_t i = 0; i + 1 < pending.size(); ++i) {
+    if (lctxrt::Status status = decoder.feed(pending[i], logits);
+        !status.ok())
+      return fail(status.message());
+    if (int rc = scoreByte(pendingStart + static_cast<int64_t>(i) + 1,
+                           pending[i + 1], logits))
+      return rc;
+  }
   if (total < 2)
     return fail(path + ": the file has one byte; a token model predicts "
                        "each byte from the bytes before it, so there is "
@@ -581,7 +698,10 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
       decoder.window()
           ? "windows of " + std::to_string(decoder.window()) +
                 " bytes overlapping by one, each from fresh state"
-          : std::string("one stream");
+      : block ? "one stream: blocks of " + std::to_string(block) +
+                    " bytes through " + decoder.blockEntryName() +
+                    ", the rest through decode"
+              : std::string("one stream");
   std::printf("score: %s: %lld bytes, %.6f bits per byte (%lld bytes "
               "predicted from the bytes before them, %s), %.3f s, "
               "%.0f bytes/s\n",
@@ -632,18 +752,24 @@ int generate(const lctxrt::Artifact &artifact, lctxrt::Session &session,
 }
 
 int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-          const std::string &path, bool progress,
-          const ScoreObserver &observer, bool continueStream) {
+          const std::string &path, const ScoreOptions &options) {
   if (std::string error; !checkSchedule(artifact, error))
     return fail(error);
   if (isTokenSchedule(artifact))
-    return scoreToken(artifact, session, path, progress, observer,
-                      continueStream);
-  if (continueStream)
+    return scoreToken(artifact, session, path, options);
+  if (options.continueStream)
     return fail(std::string(artifact.path()) +
                 ": the two-rate score starts every window from fresh "
                 "state; it cannot continue a stream");
-  return scoreTwoRate(artifact, session, path, progress, observer);
+  return scoreTwoRate(artifact, session, path, options.progress,
+                      options.observer);
+}
+
+int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+          const std::string &path, bool progress) {
+  ScoreOptions options;
+  options.progress = progress;
+  return score(artifact, session, path, options);
 }
 
 } // namespace lctxrun

@@ -41,17 +41,30 @@ using ScoreObserver =
     std::function<bool(int64_t offset, const std::vector<float> &logits,
                        int32_t byte, double nll)>;
 
-/// Bits per byte of the file at `path` (any size, constant memory), with a
-/// progress line on stderr when `progress`. A "token" model predicts every
-/// byte after the first from the bytes before it; a "two-rate" model every
-/// byte. Returns the exit status. With `continueStream` (a "token" model
-/// without a window only) the file continues the session's current stream
-/// (e.g. state written from a saved file) instead of a fresh one: its first
-/// byte is fed, not predicted, as always.
+struct ScoreOptions {
+  /// A progress line on stderr.
+  bool progress = true;
+  ScoreObserver observer;
+  /// A "token" model without a window only: the file continues the
+  /// session's current stream (e.g. state written from a saved file)
+  /// instead of a fresh one; its first byte is fed, not predicted, as
+  /// always.
+  bool continueStream = false;
+  /// A "token" model without a window that has a block entry
+  /// (`prefill_segment`, `prefill_chunk`: ids [1, N] -> logits [1, N, V],
+  /// continuing the stream at a block boundary): whole blocks go through
+  /// it, the rest through `decode`. Off: every byte goes through `decode`.
+  /// Not with continueStream.
+  bool blocks = true;
+};
+
+/// Bits per byte of the file at `path` (any size, constant memory). A
+/// "token" model predicts every byte after the first from the bytes before
+/// it; a "two-rate" model every byte. Returns the exit status.
 int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
-          const std::string &path, bool progress,
-          const ScoreObserver &observer = nullptr,
-          bool continueStream = false);
+          const std::string &path, const ScoreOptions &options);
+int score(const lctxrt::Artifact &artifact, lctxrt::Session &session,
+          const std::string &path, bool progress);
 
 /// Bytes of runtime-owned state per session (the manifest's states).
 size_t stateBytes(const lctxrt::Artifact &artifact);

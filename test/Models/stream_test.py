@@ -10,7 +10,9 @@ tests also run under the sanitizers; Python only computes references.
                         test/Models/Inputs/stream-*.json and the shipped
                         MEGABYTE (the ctest fixture of the others)
   score                 --score of a short file (several segments / chunks /
-                        windows) vs the reference bits per byte and logits;
+                        windows; blocks through prefill_segment/_chunk) vs
+                        the reference bits per byte and logits (decode and
+                        block paths), lengths around block boundaries;
                         --generate: greedy bytes are the reference argmax
                         (window slides included), seeded sampling
                         reproducible
@@ -250,13 +252,32 @@ def check_score(args, model, n):
           f"({r.stdout.strip().splitlines()[0] if r.stdout else ''})")
     check(f"score: {n} / {n} bytes (100.0%)" in r.stderr,
           f"{model.name}: --score reports progress")
-    # The same path's logits at every position vs the reference.
-    out = probe(args, model, data, os.path.join(args.work, "probe.json"),
-                "--logits-every", "1", "--block", str(n))
-    got_logits = np.array([l for _, l in out["logits"]])
-    err = rel_error(got_logits, ref_logits)
-    check(err <= SHORT_LOGITS_TOL, f"{model.name}: logits of all {n - 1} "
-          f"scored positions vs reference: {err:.2e}")
+    if window is None:
+        check("through prefill_" in r.stdout, f"{model.name}: --score feeds "
+              "whole blocks through the model's block prefill")
+    # The same path's logits at every position vs the reference: every
+    # byte through decode, and (unbounded models) blocks through the block
+    # prefill with the rest through decode, as --score does.
+    for blocks in ("0", "1") if window is None else ("0",):
+        out = probe(args, model, data, os.path.join(args.work, "probe.json"),
+                    "--logits-every", "1", "--block", str(n), "--blocks",
+                    blocks)
+        got_logits = np.array([l for _, l in out["logits"]])
+        err = rel_error(got_logits, ref_logits)
+        what = "decode" if blocks == "0" else "blocks + decode"
+        check(err <= SHORT_LOGITS_TOL, f"{model.name}: logits of all "
+              f"{n - 1} scored positions ({what}) vs reference: {err:.2e}")
+    # Lengths around the block boundaries.
+    for m in ((64, 65, 128, 129) if window is None else ()):
+        short = os.path.join(args.work, f"{model.name}-{m}.bin")
+        ids[:m].astype(np.uint8).tofile(short)
+        r = lctx_run(args, model.lctx, "--weights", model.weights,
+                     "--score", short, "--threads", "1")
+        got = parse_bpb(r.stdout)
+        want, _ = score_reference(model, ids[:m])
+        check(got is not None and abs(got - want) <= SHORT_BPB_TOL,
+              f"{model.name}: --score of {m} bytes: {got} bits per byte, "
+              f"reference {want:.6f}")
 
 
 def run_bytes(cmd):
