@@ -3,8 +3,8 @@
 // V = 256, P = 4, T = 32, B = 1;
 // global: 1 layer(s) of width 64 (P x 16), 2 heads, ffn 256;
 // local: 1 layer(s) of width 32, 2 heads, ffn 128.
-// Entry points: prefill, decode_global (once per patch), decode_local (once per
-// byte); see docs/models.md.
+// Entry points: prefill; lctx-compile derives decode_global (once per patch)
+// and decode_local (once per byte) from it; see docs/models.md.
 
 module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab = 256 : i64, patch = 4 : i64, context = 32 : i64, batch = 1 : i64}} {
   func.func @prefill(
@@ -32,7 +32,7 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
       %a21: tensor<32x128xf32> {lctx.weight = "local.layers.0.ffn.w_in"},
       %a22: tensor<128x32xf32> {lctx.weight = "local.layers.0.ffn.w_out"},
       %a23: tensor<32xf32> {lctx.weight = "local.norm"})
-      -> (tensor<1x32x256xf32> {lctx.output = "logits"}) {
+      -> (tensor<1x32x256xf32> {lctx.output = "logits"}) attributes {lctx.decode = "decode"} {
     %v1 = lctx.patch.embed %a0, %a1, %a2 {patch_size = 4 : i64} : tensor<1x32xi32>, tensor<256x16xf32>, tensor<4x16xf32>
     %v2 = lctx.rms_norm %v1, %a3 : tensor<1x8x64xf32>, tensor<64xf32>
     %v3 = lctx.linear %v2, %a4 : tensor<1x8x64xf32>, tensor<64x64xf32>
@@ -84,161 +84,5 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
     %v49 = lctx.linear %v48, %a13 {transpose_weight} : tensor<8x4x32xf32>, tensor<256x32xf32>
     %v50 = lctx.patch.merge %v49 : tensor<8x4x256xf32> -> tensor<1x32x256xf32>
     return %v50 : tensor<1x32x256xf32>
-  }
-
-  func.func @decode_global(
-      %a0: tensor<1x4xi32> {lctx.input = "patch_ids"},
-      %a1: tensor<256x16xf32> {lctx.weight = "global.embed"},
-      %a2: tensor<4x16xf32> {lctx.weight = "global.pad"},
-      %a3: tensor<1xi64> {lctx.state = "global.pos"},
-      %a4: tensor<1x2x8x32xf32> {lctx.state = "global.layers.0.k"},
-      %a5: tensor<1x2x8x32xf32> {lctx.state = "global.layers.0.v"},
-      %a6: tensor<1x64xf32> {lctx.state = "global.out"},
-      %a7: tensor<1xi64> {lctx.state = "local.pos"},
-      %a8: tensor<64xf32> {lctx.weight = "global.layers.0.norm1"},
-      %a9: tensor<64x64xf32> {lctx.weight = "global.layers.0.attn.wq"},
-      %a10: tensor<64x64xf32> {lctx.weight = "global.layers.0.attn.wk"},
-      %a11: tensor<64x64xf32> {lctx.weight = "global.layers.0.attn.wv"},
-      %a12: tensor<64x64xf32> {lctx.weight = "global.layers.0.attn.wo"},
-      %a13: tensor<64xf32> {lctx.weight = "global.layers.0.norm2"},
-      %a14: tensor<64x256xf32> {lctx.weight = "global.layers.0.ffn.w_in"},
-      %a15: tensor<256x64xf32> {lctx.weight = "global.layers.0.ffn.w_out"},
-      %a16: tensor<64xf32> {lctx.weight = "global.norm"})
-      -> (tensor<1xi64> {lctx.state = "global.pos"}, tensor<1x2x8x32xf32> {lctx.state = "global.layers.0.k"}, tensor<1x2x8x32xf32> {lctx.state = "global.layers.0.v"}, tensor<1x64xf32> {lctx.state = "global.out"}, tensor<1xi64> {lctx.state = "local.pos"}) {
-    %c1 = arith.constant 0 : index
-    %p2 = tensor.extract %a3[%c1] : tensor<1xi64>
-    %p3 = arith.index_cast %p2 : i64 to index
-    %v4 = lctx.embedding %a1, %a0 : tensor<256x16xf32>, tensor<1x4xi32>
-    %v5 = tensor.collapse_shape %v4 [[0], [1, 2]] : tensor<1x4x16xf32> into tensor<1x64xf32>
-    %v6 = tensor.expand_shape %v5 [[0], [1, 2]] output_shape [1, 1, 64] : tensor<1x64xf32> into tensor<1x1x64xf32>
-    %v7 = tensor.collapse_shape %a2 [[0, 1]] : tensor<4x16xf32> into tensor<64xf32>
-    %v8 = tensor.expand_shape %v7 [[0, 1, 2]] output_shape [1, 1, 64] : tensor<64xf32> into tensor<1x1x64xf32>
-    %c9 = arith.constant 0 : i64
-    %b10 = arith.cmpi eq, %p2, %c9 : i64
-    %v11 = arith.select %b10, %v8, %v6 : tensor<1x1x64xf32>
-    %v12 = lctx.rms_norm %v11, %a8 : tensor<1x1x64xf32>, tensor<64xf32>
-    %v13 = lctx.linear %v12, %a9 : tensor<1x1x64xf32>, tensor<64x64xf32>
-    %v14 = tensor.expand_shape %v13 [[0], [1], [2, 3]] output_shape [1, 1, 2, 32] : tensor<1x1x64xf32> into tensor<1x1x2x32xf32>
-    %v15 = tensor.empty() : tensor<1x2x1x32xf32>
-    %v16 = linalg.transpose ins(%v14 : tensor<1x1x2x32xf32>) outs(%v15 : tensor<1x2x1x32xf32>) permutation = [0, 2, 1, 3]
-    %v17 = lctx.linear %v12, %a10 : tensor<1x1x64xf32>, tensor<64x64xf32>
-    %v18 = tensor.expand_shape %v17 [[0], [1], [2, 3]] output_shape [1, 1, 2, 32] : tensor<1x1x64xf32> into tensor<1x1x2x32xf32>
-    %v19 = tensor.empty() : tensor<1x2x1x32xf32>
-    %v20 = linalg.transpose ins(%v18 : tensor<1x1x2x32xf32>) outs(%v19 : tensor<1x2x1x32xf32>) permutation = [0, 2, 1, 3]
-    %v21 = lctx.linear %v12, %a11 : tensor<1x1x64xf32>, tensor<64x64xf32>
-    %v22 = tensor.expand_shape %v21 [[0], [1], [2, 3]] output_shape [1, 1, 2, 32] : tensor<1x1x64xf32> into tensor<1x1x2x32xf32>
-    %v23 = tensor.empty() : tensor<1x2x1x32xf32>
-    %v24 = linalg.transpose ins(%v22 : tensor<1x1x2x32xf32>) outs(%v23 : tensor<1x2x1x32xf32>) permutation = [0, 2, 1, 3]
-    %v25 = tensor.empty() : tensor<1x1xi64>
-    %v26 = linalg.fill ins(%p2 : i64) outs(%v25 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v27 = tensor.empty() : tensor<1x8xi64>
-    %c29 = arith.constant -1 : i64
-    %kp28 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v27 : tensor<1x8xi64>) {
-      ^bb0(%out: i64):
-        %j = linalg.index 1 : index
-        %j64 = arith.index_cast %j : index to i64
-        %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c29 : i64
-        linalg.yield %kpos : i64
-      } -> tensor<1x8xi64>
-    %v30 = lctx.rope %v16, %v26 {theta = 10000.0 : f32} : tensor<1x2x1x32xf32>, tensor<1x1xi64>
-    %v31 = lctx.rope %v20, %v26 {theta = 10000.0 : f32} : tensor<1x2x1x32xf32>, tensor<1x1xi64>
-    %v32 = tensor.insert_slice %v31 into %a4[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
-    %v33 = tensor.insert_slice %v24 into %a5[%c1, %c1, %p3, %c1] [1, 2, 1, 32] [1, 1, 1, 1] : tensor<1x2x1x32xf32> into tensor<1x2x8x32xf32>
-    %v34 = lctx.attention %v30, %v32, %v33 positions(%v26, %kp28) : tensor<1x2x1x32xf32>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x1xi64>, tensor<1x8xi64>
-    %v35 = tensor.empty() : tensor<1x1x2x32xf32>
-    %v36 = linalg.transpose ins(%v34 : tensor<1x2x1x32xf32>) outs(%v35 : tensor<1x1x2x32xf32>) permutation = [0, 2, 1, 3]
-    %v37 = tensor.collapse_shape %v36 [[0], [1], [2, 3]] : tensor<1x1x2x32xf32> into tensor<1x1x64xf32>
-    %v38 = lctx.linear %v37, %a12 : tensor<1x1x64xf32>, tensor<64x64xf32>
-    %v39 = arith.addf %v11, %v38 : tensor<1x1x64xf32>
-    %v40 = lctx.rms_norm %v39, %a13 : tensor<1x1x64xf32>, tensor<64xf32>
-    %v41 = lctx.ffn relu %v40, %a14, %a15 : tensor<1x1x64xf32>, tensor<64x256xf32>, tensor<256x64xf32>
-    %v42 = arith.addf %v39, %v41 : tensor<1x1x64xf32>
-    %v43 = lctx.rms_norm %v42, %a16 : tensor<1x1x64xf32>, tensor<64xf32>
-    %c44 = arith.constant 1 : i64
-    %p45 = arith.addi %p2, %c44 : i64
-    %v46 = tensor.from_elements %p45 : tensor<1xi64>
-    %v47 = tensor.collapse_shape %v43 [[0], [1, 2]] : tensor<1x1x64xf32> into tensor<1x64xf32>
-    %v48 = arith.constant dense<0> : tensor<1xi64>
-    return %v46, %v32, %v33, %v47, %v48 : tensor<1xi64>, tensor<1x2x8x32xf32>, tensor<1x2x8x32xf32>, tensor<1x64xf32>, tensor<1xi64>
-  }
-
-  func.func @decode_local(
-      %a0: tensor<1x1xi32> {lctx.input = "prev_id"},
-      %a1: tensor<16x32xf32> {lctx.weight = "global_to_local"},
-      %a2: tensor<256x32xf32> {lctx.weight = "local.embed"},
-      %a3: tensor<32xf32> {lctx.weight = "local.pad"},
-      %a4: tensor<1xi64> {lctx.state = "local.pos"},
-      %a5: tensor<1x64xf32> {lctx.state = "global.out"},
-      %a6: tensor<1x2x4x16xf32> {lctx.state = "local.layers.0.k"},
-      %a7: tensor<1x2x4x16xf32> {lctx.state = "local.layers.0.v"},
-      %a8: tensor<32xf32> {lctx.weight = "local.layers.0.norm1"},
-      %a9: tensor<32x32xf32> {lctx.weight = "local.layers.0.attn.wq"},
-      %a10: tensor<32x32xf32> {lctx.weight = "local.layers.0.attn.wk"},
-      %a11: tensor<32x32xf32> {lctx.weight = "local.layers.0.attn.wv"},
-      %a12: tensor<32x32xf32> {lctx.weight = "local.layers.0.attn.wo"},
-      %a13: tensor<32xf32> {lctx.weight = "local.layers.0.norm2"},
-      %a14: tensor<32x128xf32> {lctx.weight = "local.layers.0.ffn.w_in"},
-      %a15: tensor<128x32xf32> {lctx.weight = "local.layers.0.ffn.w_out"},
-      %a16: tensor<32xf32> {lctx.weight = "local.norm"})
-      -> (tensor<1x1x256xf32> {lctx.output = "logits"}, tensor<1xi64> {lctx.state = "local.pos"}, tensor<1x64xf32> {lctx.state = "global.out"}, tensor<1x2x4x16xf32> {lctx.state = "local.layers.0.k"}, tensor<1x2x4x16xf32> {lctx.state = "local.layers.0.v"}) {
-    %c1 = arith.constant 0 : index
-    %p2 = tensor.extract %a4[%c1] : tensor<1xi64>
-    %p3 = arith.index_cast %p2 : i64 to index
-    %c4 = arith.constant 16 : index
-    %o5 = arith.muli %p3, %c4 : index
-    %v6 = tensor.extract_slice %a5[%c1, %o5] [1, 16] [1, 1] : tensor<1x64xf32> to tensor<1x16xf32>
-    %v7 = tensor.expand_shape %v6 [[0], [1, 2]] output_shape [1, 1, 16] : tensor<1x16xf32> into tensor<1x1x16xf32>
-    %v8 = lctx.linear %v7, %a1 : tensor<1x1x16xf32>, tensor<16x32xf32>
-    %v9 = lctx.embedding %a2, %a0 : tensor<256x32xf32>, tensor<1x1xi32>
-    %v10 = tensor.expand_shape %a3 [[0, 1, 2]] output_shape [1, 1, 32] : tensor<32xf32> into tensor<1x1x32xf32>
-    %c11 = arith.constant 0 : i64
-    %b12 = arith.cmpi eq, %p2, %c11 : i64
-    %v13 = arith.select %b12, %v10, %v9 : tensor<1x1x32xf32>
-    %v14 = arith.addf %v8, %v13 : tensor<1x1x32xf32>
-    %v15 = lctx.rms_norm %v14, %a8 : tensor<1x1x32xf32>, tensor<32xf32>
-    %v16 = lctx.linear %v15, %a9 : tensor<1x1x32xf32>, tensor<32x32xf32>
-    %v17 = tensor.expand_shape %v16 [[0], [1], [2, 3]] output_shape [1, 1, 2, 16] : tensor<1x1x32xf32> into tensor<1x1x2x16xf32>
-    %v18 = tensor.empty() : tensor<1x2x1x16xf32>
-    %v19 = linalg.transpose ins(%v17 : tensor<1x1x2x16xf32>) outs(%v18 : tensor<1x2x1x16xf32>) permutation = [0, 2, 1, 3]
-    %v20 = lctx.linear %v15, %a10 : tensor<1x1x32xf32>, tensor<32x32xf32>
-    %v21 = tensor.expand_shape %v20 [[0], [1], [2, 3]] output_shape [1, 1, 2, 16] : tensor<1x1x32xf32> into tensor<1x1x2x16xf32>
-    %v22 = tensor.empty() : tensor<1x2x1x16xf32>
-    %v23 = linalg.transpose ins(%v21 : tensor<1x1x2x16xf32>) outs(%v22 : tensor<1x2x1x16xf32>) permutation = [0, 2, 1, 3]
-    %v24 = lctx.linear %v15, %a11 : tensor<1x1x32xf32>, tensor<32x32xf32>
-    %v25 = tensor.expand_shape %v24 [[0], [1], [2, 3]] output_shape [1, 1, 2, 16] : tensor<1x1x32xf32> into tensor<1x1x2x16xf32>
-    %v26 = tensor.empty() : tensor<1x2x1x16xf32>
-    %v27 = linalg.transpose ins(%v25 : tensor<1x1x2x16xf32>) outs(%v26 : tensor<1x2x1x16xf32>) permutation = [0, 2, 1, 3]
-    %v28 = tensor.empty() : tensor<1x1xi64>
-    %v29 = linalg.fill ins(%p2 : i64) outs(%v28 : tensor<1x1xi64>) -> tensor<1x1xi64>
-    %v30 = tensor.empty() : tensor<1x4xi64>
-    %c32 = arith.constant -1 : i64
-    %kp31 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]} outs(%v30 : tensor<1x4xi64>) {
-      ^bb0(%out: i64):
-        %j = linalg.index 1 : index
-        %j64 = arith.index_cast %j : index to i64
-        %seen = arith.cmpi sle, %j64, %p2 : i64
-        %kpos = arith.select %seen, %j64, %c32 : i64
-        linalg.yield %kpos : i64
-      } -> tensor<1x4xi64>
-    %v33 = lctx.rope %v19, %v29 {theta = 10000.0 : f32} : tensor<1x2x1x16xf32>, tensor<1x1xi64>
-    %v34 = lctx.rope %v23, %v29 {theta = 10000.0 : f32} : tensor<1x2x1x16xf32>, tensor<1x1xi64>
-    %v35 = tensor.insert_slice %v34 into %a6[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
-    %v36 = tensor.insert_slice %v27 into %a7[%c1, %c1, %p3, %c1] [1, 2, 1, 16] [1, 1, 1, 1] : tensor<1x2x1x16xf32> into tensor<1x2x4x16xf32>
-    %v37 = lctx.attention %v33, %v35, %v36 positions(%v29, %kp31) : tensor<1x2x1x16xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>, tensor<1x1xi64>, tensor<1x4xi64>
-    %v38 = tensor.empty() : tensor<1x1x2x16xf32>
-    %v39 = linalg.transpose ins(%v37 : tensor<1x2x1x16xf32>) outs(%v38 : tensor<1x1x2x16xf32>) permutation = [0, 2, 1, 3]
-    %v40 = tensor.collapse_shape %v39 [[0], [1], [2, 3]] : tensor<1x1x2x16xf32> into tensor<1x1x32xf32>
-    %v41 = lctx.linear %v40, %a12 : tensor<1x1x32xf32>, tensor<32x32xf32>
-    %v42 = arith.addf %v14, %v41 : tensor<1x1x32xf32>
-    %v43 = lctx.rms_norm %v42, %a13 : tensor<1x1x32xf32>, tensor<32xf32>
-    %v44 = lctx.ffn relu %v43, %a14, %a15 : tensor<1x1x32xf32>, tensor<32x128xf32>, tensor<128x32xf32>
-    %v45 = arith.addf %v42, %v44 : tensor<1x1x32xf32>
-    %v46 = lctx.rms_norm %v45, %a16 : tensor<1x1x32xf32>, tensor<32xf32>
-    %v47 = lctx.linear %v46, %a2 {transpose_weight} : tensor<1x1x32xf32>, tensor<256x32xf32>
-    %c48 = arith.constant 1 : i64
-    %p49 = arith.addi %p2, %c48 : i64
-    %v50 = tensor.from_elements %p49 : tensor<1xi64>
-    return %v47, %v50, %a5, %v35, %v36 : tensor<1x1x256xf32>, tensor<1xi64>, tensor<1x64xf32>, tensor<1x2x4x16xf32>, tensor<1x2x4x16xf32>
   }
 }

@@ -40,12 +40,9 @@ def _memory_states(f, c, i):
     return memory_states(f, c["batch"], h, c["dim"] // h, f"layers.{i}")
 
 
-def layer(f, c, pre, x, mem, cache=None):
+def layer(f, c, pre, x, mem):
     """One pre-norm Infini layer (weights under `pre`, c: heads, ffn,
-    segment, rule, activation, rope_theta); `cache = (k, k_rotated, v, p64,
-    pidx)` for a decode step at segment position p (MEGABYTE's global
-    decode with an Infini global model; Infini's own decode entry is derived
-    by lctx-compile). Returns (x', (M', z'), (k', k_rotated', v') or None)."""
+    segment, rule, activation, rope_theta). Returns (x', (M', z'))."""
     w = _weights(f, c, pre, x.shape[-1])
     h = f.rms_norm(x, w["norm1"])
     q = f.split_heads(f.linear(h, w["wq"]), c["heads"])
@@ -53,57 +50,21 @@ def layer(f, c, pre, x, mem, cache=None):
     v = f.split_heads(f.linear(h, w["wv"]), c["heads"])
     m, z = mem
     rope = f"rope_theta = {c['rope_theta']:.1f} : f32"
-    new_cache = None
-    if cache is None:
-        a = f.emit(f"lctx.memory.attention {c['rule']} {q}, {k}, {v}, {m}, "
-                   f"{z}, {w['beta']} {{segment_size = {c['segment']} : i64, "
-                   f"{rope}}} : {q.type}, {k.type}, {v.type}, {m.type}, "
-                   f"{z.type}, {w['beta'].type}", q.shape)
-        # The op has three results: rename the first and bind the others.
-        name = a.name
-        f.lines[-1] = f.lines[-1].replace(f"{name} =", f"{name}:3 =", 1)
-        a_out = Value(f"{name}#0", q.shape)
-        m = Value(f"{name}#1", m.shape)
-        z = Value(f"{name}#2", z.shape)
-        a = a_out
-    else:
-        kc, krc, vc, p64, pidx = cache
-        n = kc.shape[2]
-        c0 = f.const_index(0)
-        sizes = ", ".join(str(s) for s in k.shape)
-        # Raw keys for the memory update (no positional encoding there) ...
-        kc = f.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, {pidx}, "
-                    f"{c0}] [{sizes}] [1, 1, 1, 1] : {k.type} into {kc.type}",
-                    kc.shape)
-        # ... and rotated keys for the local attention.
-        adot, krc, vc = f.cached_attention(q, k, v, krc, vc, p64, pidx,
-                                           c["rope_theta"])
-        new_cache = (kc, krc, vc)
-        amem = f.emit(f"lctx.memory.retrieve {q}, {m}, {z} : {q.type}, "
-                      f"{m.type}, {z.type}", q.shape)
-        a = f.emit(f"lctx.memory.gate {amem}, {adot}, {w['beta']} : "
-                   f"{amem.type}, {adot.type}, {w['beta'].type}", q.shape)
-        # The segment is full after this token: fold it into the memory.
-        last = f.emit(f"arith.cmpi eq, {p64}, {f.const_i64(n - 1)} : i64", [],
-                      "i1", hint="b")
-        res = f.fresh("mz")
-        upd = f.fresh("u")
-        f.lines += [
-            f"{res}:2 = scf.if {last} -> ({m.type}, {z.type}) {{",
-            f"  {upd}:2 = lctx.memory.update {c['rule']} {kc}, {vc}, {m}, {z}"
-            f" : {kc.type}, {vc.type}, {m.type}, {z.type}",
-            f"  scf.yield {upd}#0, {upd}#1 : {m.type}, {z.type}",
-            "} else {",
-            f"  scf.yield {m}, {z} : {m.type}, {z.type}",
-            "}",
-        ]
-        m = Value(f"{res}#0", m.shape)
-        z = Value(f"{res}#1", z.shape)
+    a = f.emit(f"lctx.memory.attention {c['rule']} {q}, {k}, {v}, {m}, "
+               f"{z}, {w['beta']} {{segment_size = {c['segment']} : i64, "
+               f"{rope}}} : {q.type}, {k.type}, {v.type}, {m.type}, "
+               f"{z.type}, {w['beta'].type}", q.shape)
+    # The op has three results: rename the first and bind the others.
+    name = a.name
+    f.lines[-1] = f.lines[-1].replace(f"{name} =", f"{name}:3 =", 1)
+    a = Value(f"{name}#0", q.shape)
+    m = Value(f"{name}#1", m.shape)
+    z = Value(f"{name}#2", z.shape)
     o = f.linear(f.merge_heads(a), w["wo"])
     x1 = f.add(x, o)
     ff = f.ffn(c["activation"], f.rms_norm(x1, w["norm2"]), w["w_in"],
                w["w_out"])
-    return f.add(x1, ff), (m, z), new_cache
+    return f.add(x1, ff), (m, z)
 
 
 def _prefill(c, name, length, decode=None):
@@ -116,7 +77,7 @@ def _prefill(c, name, length, decode=None):
     mems = []
     for i in range(c["layers"]):
         m, z = _memory_states(f, c, i)
-        x, (m, z), _ = layer(f, c, f"layers.{i}", x, (m, z))
+        x, (m, z) = layer(f, c, f"layers.{i}", x, (m, z))
         mems.append((m, z))
     x = f.rms_norm(x, f.weight("norm", [d]))
     f.output("logits", f.linear(x, emb, transpose=True))

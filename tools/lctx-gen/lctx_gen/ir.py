@@ -3,8 +3,8 @@
 
 Values carry their shape and element type, so every op's type annotations
 are written from them; the blocks shared by the architectures (pre-norm
-transformer layers for prefill and for one decode step over a KV cache)
-live here.
+transformer layers) live here; decode entry points are derived from the
+prefill by lctx-compile.
 """
 
 
@@ -180,19 +180,6 @@ class Func:
         return self.emit(f"tensor.from_elements {n} : {pos.type}", pos.shape,
                          "i64")
 
-    def zeros_i64(self, shape):
-        """A constant i64 tensor of zeros."""
-        return self.emit(f"arith.constant dense<0> : {ty(shape, 'i64')}",
-                         shape, "i64")
-
-    def select(self, cond, a, b):
-        return self.emit(f"arith.select {cond}, {a}, {b} : {a.type}", a.shape,
-                         a.elt)
-
-    def is_zero(self, p64):
-        return self.emit(f"arith.cmpi eq, {p64}, {self.const_i64(0)} : i64",
-                         [], "i1", hint="b")
-
     def generic(self, shape, inputs, body, elt="f32"):
         """An elementwise linalg.generic over `shape`: `inputs` are (value,
         [result dims it is indexed by]); `body` lines see the block
@@ -259,16 +246,10 @@ class Func:
             w["w_out"] = self.weight(f"{prefix}.ffn.w_out", [ffn, width])
         return w
 
-    def layer(self, x, prefix, heads, ffn, act, rope_theta, cache=None,
-              ffn_fn=None):
-        """A pre-norm transformer layer over x : [N, T, D].
-
-        Without `cache`, causal self-attention over the T positions. With
-        `cache = (k_state, v_state, pos64, pos)`, one decode step (T = 1) at
-        position `pos`: its K/V are written into the caches [N, H, C, Dh]
-        and it attends to cache slots 0..pos (later slots are masked by a
-        key position of -1). Returns (x', (k', v')) with the new caches.
-        """
+    def layer(self, x, prefix, heads, ffn, act, rope_theta, ffn_fn=None):
+        """A pre-norm transformer layer over x : [N, T, D] with causal
+        self-attention over the T positions (its decode step is derived by
+        lctx-compile). Returns x'."""
         n, t, d = x.shape
         w = self.layer_weights(prefix, d, ffn, dense_ffn=ffn_fn is None)
         h = self.rms_norm(x, w["norm1"])
@@ -276,74 +257,11 @@ class Func:
         k = self.split_heads(self.linear(h, w["wk"]), heads)
         v = self.split_heads(self.linear(h, w["wv"]), heads)
         attrs = f"{{rope_theta = {rope_theta:.1f} : f32}}"
-        new_cache = None
-        if cache is None:
-            a = self.emit(f"lctx.attention {q}, {k}, {v} {attrs} : {q.type}, "
-                          f"{k.type}, {v.type}", q.shape)
-        else:
-            kc, vc, p64, p = cache
-            a, kc, vc = self.cached_attention(q, k, v, kc, vc, p64, p,
-                                              rope_theta)
-            new_cache = (kc, vc)
+        a = self.emit(f"lctx.attention {q}, {k}, {v} {attrs} : {q.type}, "
+                      f"{k.type}, {v.type}", q.shape)
         o = self.linear(self.merge_heads(a), w["wo"])
         x1 = self.add(x, o)
         h2 = self.rms_norm(x1, w["norm2"])
         f = (ffn_fn(h2) if ffn_fn else
              self.ffn(act, h2, w["w_in"], w["w_out"]))
-        return self.add(x1, f), new_cache
-
-    def rope(self, x, pos, theta):
-        return self.emit(f"lctx.rope {x}, {pos} {{theta = {theta:.1f} : f32}} "
-                         f": {x.type}, {pos.type}", x.shape, x.elt)
-
-    def cached_attention(self, q, k, v, kc, vc, p64, pidx, theta,
-                         attrs="", key_positions=None):
-        """One decode step of causal attention over a KV cache
-        [N, H, C, Dh]: q and k are rotated once at position p (the cache
-        holds rotated keys, so no step re-rotates old ones), k and v are
-        written into slot p, and the query attends to slots <= p (or to the
-        slots `key_positions` [N, C] marks with a position >= 0). Returns
-        (output, k cache, v cache)."""
-        n, c = kc.shape[0], kc.shape[2]
-        qp, kp = self.step_positions(n, c, p64)
-        if key_positions is not None:
-            kp = key_positions
-        if theta is not None:
-            q, k = self.rope(q, qp, theta), self.rope(k, qp, theta)
-        c0 = self.const_index(0)
-        sizes = ", ".join(str(s) for s in k.shape)
-        kc = self.emit(f"tensor.insert_slice {k} into {kc}[{c0}, {c0}, {pidx}, "
-                       f"{c0}] [{sizes}] [1, 1, 1, 1] : {k.type} into "
-                       f"{kc.type}", kc.shape)
-        vsizes = ", ".join(str(s) for s in v.shape)
-        vc = self.emit(f"tensor.insert_slice {v} into {vc}[{c0}, {c0}, {pidx}, "
-                       f"{c0}] [{vsizes}] [1, 1, 1, 1] : {v.type} into "
-                       f"{vc.type}", vc.shape)
-        a = self.emit(f"lctx.attention {q}, {kc}, {vc} positions({qp}, {kp})"
-                      f"{' {' + attrs + '}' if attrs else ''} : {q.type}, "
-                      f"{kc.type}, {vc.type}, {qp.type}, {kp.type}",
-                      q.shape[:3] + [v.shape[3]])
-        return a, kc, vc
-
-    def step_positions(self, n, c, p64):
-        """Query positions [N, 1] = p; key positions [N, C] = j if j <= p,
-        else -1 (an empty or stale cache slot)."""
-        qe = self.emit(f"tensor.empty() : {ty([n, 1], 'i64')}", [n, 1], "i64")
-        qp = self.emit(f"linalg.fill ins({p64} : i64) outs({qe} : {qe.type}) "
-                       f"-> {qe.type}", [n, 1], "i64")
-        ke = self.emit(f"tensor.empty() : {ty([n, c], 'i64')}", [n, c], "i64")
-        kp = Value(self.fresh("kp"), [n, c], "i64")
-        m1 = self.const_i64(-1)
-        self.lines += [
-            f"{kp} = linalg.generic {{indexing_maps = [affine_map<(d0, d1) -> "
-            f"(d0, d1)>], iterator_types = [\"parallel\", \"parallel\"]}} "
-            f"outs({ke} : {ke.type}) {{",
-            "  ^bb0(%out: i64):",
-            "    %j = linalg.index 1 : index",
-            "    %j64 = arith.index_cast %j : index to i64",
-            f"    %seen = arith.cmpi sle, %j64, {p64} : i64",
-            f"    %kpos = arith.select %seen, %j64, {m1} : i64",
-            "    linalg.yield %kpos : i64",
-            f"  }} -> {ke.type}",
-        ]
-        return qp, kp
+        return self.add(x1, f)

@@ -81,8 +81,8 @@ def _stack(f, c, x):
         else:
             ffn_fn = (switch_ffn(f, c, i, dropless=c["dropless"])
                       if "experts" in c else None)
-            x, _ = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
-                           c["activation"], c["rope_theta"], None, ffn_fn)
+            x = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
+                        c["activation"], c["rope_theta"], ffn_fn)
     return f.rms_norm(x, f.weight("norm", [c["dim"]]))
 
 

@@ -38,8 +38,8 @@ def _moe_fn(f, c, i, dropless):
 def _stack(f, c, x, dropless):
     for i in range(c["layers"]):
         ffn_fn = _moe_fn(f, c, i, dropless) if i % 2 == 1 else None
-        x, _ = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
-                       c["activation"], c["rope_theta"], None, ffn_fn)
+        x = f.layer(x, f"layers.{i}", c["heads"], c["ffn"],
+                    c["activation"], c["rope_theta"], ffn_fn)
     return f.rms_norm(x, f.weight("norm", [c["dim"]]))
 
 

@@ -19,6 +19,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::lctx {
 #define GEN_PASS_DEF_LCTXDERIVEDECODEPASS
@@ -39,10 +40,15 @@ RankedTensorType withTimeOne(Type type, int64_t dim) {
   return RankedTensorType::get(shape, t.getElementType(), t.getEncoding());
 }
 
+/// What a derived entry steps: one token of a token model, or one of the
+/// two rates of a patch model (MEGABYTE): a patch of the global model, a
+/// byte of the local model.
+enum class Rate { Token, Global, Local };
+
 /// The token dimension of every value of a prefill body.
 class TimeAnalysis {
 public:
-  explicit TimeAnalysis(func::FuncOp func) : func(func) {}
+  TimeAnalysis(func::FuncOp func, Rate rate) : func(func), rate(rate) {}
 
   LogicalResult run();
 
@@ -50,8 +56,13 @@ public:
     auto it = dims.find(v);
     return it == dims.end() ? kNoTime : it->second;
   }
-  /// T, the prefill's number of tokens.
+  /// T, the prefill's number of tokens (of patches at the global rate, of
+  /// bytes per patch at the local rate).
   int64_t length() const { return tokens; }
+  /// At the local rate, values of the local model carry the patches of the
+  /// sequence as batch (dimension 0, B*K); one step has batch B.
+  bool isLocal(Value v) const { return local.contains(v); }
+  int64_t stepBatch() const { return batch; }
 
 private:
   LogicalResult visit(Operation *op);
@@ -70,12 +81,85 @@ private:
            << func.getSymName() << " through it";
   }
 
+  LogicalResult seedPatches();
+  LogicalResult propagateLocal(Operation *op);
+
   func::FuncOp func;
+  Rate rate;
   DenseMap<Value, int64_t> dims;
+  DenseSet<Value> local;
   int64_t tokens = 0;
+  int64_t batch = 0, localBatch = 0;
 };
 
+/// The patch ops of a MEGABYTE prefill: one patch.embed and one
+/// patch.to_local.
+template <typename OpT>
+static FailureOr<OpT> uniqueOp(func::FuncOp func) {
+  SmallVector<OpT> ops(func.getBody().front().getOps<OpT>());
+  if (ops.size() != 1)
+    return func.emitOpError()
+           << "a two-rate decode needs exactly one '"
+           << OpT::getOperationName() << "', found " << ops.size();
+  return ops.front();
+}
+
+LogicalResult TimeAnalysis::seedPatches() {
+  FailureOr<PatchEmbedOp> embed = uniqueOp<PatchEmbedOp>(func);
+  FailureOr<PatchToLocalOp> toLocal = uniqueOp<PatchToLocalOp>(func);
+  if (failed(embed) || failed(toLocal))
+    return failure();
+  if (embed->getPos())
+    return embed->emitOpError()
+           << "has no one-patch form with a positional table yet";
+  auto global = cast<RankedTensorType>(embed->getType());
+  auto localType = cast<RankedTensorType>(toLocal->getType());
+  batch = global.getDimSize(0);
+  if (rate == Rate::Global) {
+    tokens = global.getDimSize(1);
+    dims[embed->getResult()] = 1;
+    return success();
+  }
+  tokens = localType.getDimSize(1);
+  localBatch = localType.getDimSize(0);
+  dims[toLocal->getResult()] = 1;
+  local.insert(toLocal->getResult());
+  return success();
+}
+
+/// Marks the timed results of an op reading local values local, and checks
+/// that they keep the patch batch in dimension 0.
+LogicalResult TimeAnalysis::propagateLocal(Operation *op) {
+  if (!llvm::any_of(op->getOperands(),
+                    [&](Value v) { return local.contains(v); }) ||
+      isa<PatchMergeOp>(op))
+    return success();
+  SmallVector<Value> produced(op->getResults());
+  if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+    for (Value init : linalgOp.getDpsInits())
+      produced.push_back(init);
+  for (Value v : produced) {
+    if (of(v) == kNoTime)
+      continue;
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getDimSize(0) != localBatch)
+      return unsupported(op)
+             << ": the local model must keep its patches (" << localBatch
+             << ") in dimension 0";
+    local.insert(v);
+  }
+  return success();
+}
+
 LogicalResult TimeAnalysis::run() {
+  if (rate != Rate::Token) {
+    if (failed(seedPatches()))
+      return failure();
+    for (Operation &op : func.getBody().front())
+      if (failed(visit(&op)) || failed(propagateLocal(&op)))
+        return failure();
+    return success();
+  }
   for (BlockArgument arg : func.getArguments()) {
     if (!func.getArgAttr(arg.getArgNumber(), LCtxDialect::getInputAttrName()))
       continue;
@@ -122,6 +206,14 @@ LogicalResult TimeAnalysis::visit(Operation *op) {
                         collapse.getReassociationIndices(), /*expand=*/false);
   if (isa<func::ReturnOp, tensor::DimOp>(op))
     return success();
+  // The global step ends where the local model begins; the local step ends
+  // with the merge of its output back to bytes.
+  if (isa<PatchToLocalOp>(op) && rate == Rate::Global)
+    return success();
+  if (isa<PatchMergeOp>(op) && rate == Rate::Local) {
+    set(op->getResult(0), 1);
+    return success();
+  }
 
   // Ops whose first result is per token, like their first operand.
   auto likeFirst = [&]() {
@@ -298,8 +390,10 @@ LogicalResult TimeAnalysis::visitReshape(Operation *op, Value src,
 /// Clones a prefill into its decode step.
 class Deriver {
 public:
-  Deriver(func::FuncOp prefill, const TimeAnalysis &time, StringRef name)
-      : prefill(prefill), time(time), name(name),
+  /// Writes the entry `name` after `after`.
+  Deriver(func::FuncOp prefill, const TimeAnalysis &time, StringRef name,
+          Rate rate, Operation *after)
+      : prefill(prefill), time(time), name(name), rate(rate), after(after),
         b(prefill.getContext()) {}
 
   FailureOr<func::FuncOp> run();
@@ -308,6 +402,33 @@ public:
 
 private:
   Value retyped(Value v) { return map.lookup(v); }
+  /// The one-step type of a prefill value: its token dimension 1, and at
+  /// the local rate its patch batch B*K -> B.
+  RankedTensorType stepType(Value old) {
+    auto type = withTimeOne(old.getType(), time.of(old));
+    if (!time.isLocal(old))
+      return type;
+    SmallVector<int64_t> shape(type.getShape());
+    shape[0] = time.stepBatch();
+    return RankedTensorType::get(shape, type.getElementType(),
+                                 type.getEncoding());
+  }
+  /// Names of the states this entry adds.
+  std::string statePrefix() const {
+    return rate == Rate::Global  ? "global."
+           : rate == Rate::Local ? "local."
+                                 : "";
+  }
+  StringRef posName() const {
+    return rate == Rate::Global  ? "global.pos"
+           : rate == Rate::Local ? "local.pos"
+                                 : "pos";
+  }
+  /// The ops of the prefill this entry steps (all of them for a token
+  /// model; the global or the local model's for a patch model).
+  void selectOps();
+  void emitPatchEmbedStep(PatchEmbedOp op);
+  void emitToLocalStep(PatchToLocalOp op);
   Value addState(Type type, StringRef stateName) {
     Block &entry = decode.getBody().front();
     BlockArgument arg = entry.addArgument(type, prefill.getLoc());
@@ -338,11 +459,19 @@ private:
   func::FuncOp prefill;
   const TimeAnalysis &time;
   std::string name;
+  Rate rate;
+  Operation *after;
+  DenseSet<Operation *> selected;
+  /// The global output one patch step hands to the local steps
+  /// (`global.out` [B, P * D_G]).
+  Value globalOutArg, globalOut;
   OpBuilder b;
   func::FuncOp decode;
   IRMapping map;
   Value pos, pos64;
   SmallVector<std::pair<BlockArgument, std::string>> newStates;
+  /// Inputs a patch step adds (`patch_ids`, `prev_id`) with their attributes.
+  SmallVector<std::pair<Value, DictionaryAttr>> extraArgs;
   SmallVector<Value> newResults;
   bool addedPos = false;
 };
@@ -475,7 +604,7 @@ void Deriver::emitAttention(AttentionOp op, unsigned index) {
     q = rope(loc, q, qp, theta);
     k = rope(loc, k, qp, theta);
   }
-  std::string prefix = "attention." + std::to_string(index);
+  std::string prefix = statePrefix() + "attention." + std::to_string(index);
   if (Value routed = op.getQPositions()) {
     // Only routed tokens are keys: `attention.<i>.kpos` holds position + 1
     // of a routed token's slot and 0 otherwise (a zeroed state is empty).
@@ -520,7 +649,7 @@ void Deriver::emitMemoryAttention(MemoryAttentionOp op, unsigned index) {
         {t.getDimSize(0), t.getDimSize(1), segment, t.getDimSize(3)},
         t.getElementType());
   };
-  std::string prefix = "attention." + std::to_string(index);
+  std::string prefix = statePrefix() + "attention." + std::to_string(index);
   // Raw keys for the memory update; rotated keys for the local attention.
   Value kc = insertAtSlot(loc, addState(cacheType(kType), prefix + ".k"), k,
                           slotIdx);
@@ -572,7 +701,7 @@ LogicalResult Deriver::cloneOp(Operation *op) {
       b.clone(*op, map);
       return success();
     }
-    auto type = withTimeOne(empty.getType(), d);
+    auto type = stepType(empty.getResult());
     map.map(empty.getResult(),
             b.create<tensor::EmptyOp>(loc, type.getShape(),
                                       type.getElementType()));
@@ -580,7 +709,7 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   }
   if (auto expand = dyn_cast<tensor::ExpandShapeOp>(op);
       expand && time.of(expand.getResult()) != kNoTime) {
-    auto type = withTimeOne(expand.getType(), time.of(expand.getResult()));
+    auto type = stepType(expand.getResult());
     map.map(expand.getResult(),
             b.create<tensor::ExpandShapeOp>(
                 loc, type, retyped(expand.getSrc()),
@@ -598,9 +727,8 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   Operation *clone = b.clone(*op, map);
   for (auto [old, result] :
        llvm::zip(op->getResults(), clone->getResults())) {
-    int64_t d = time.of(old);
-    if (d != kNoTime)
-      result.setType(withTimeOne(old.getType(), d));
+    if (time.of(old) != kNoTime)
+      result.setType(stepType(old));
   }
   if (isa<RouteMoeOp>(clone))
     clone->setAttr("dropless", b.getUnitAttr());
@@ -610,17 +738,138 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   return success();
 }
 
+void Deriver::selectOps() {
+  Block &body = prefill.getBody().front();
+  if (rate == Rate::Token) {
+    for (Operation &op : body.without_terminator())
+      selected.insert(&op);
+    return;
+  }
+  // The backward slice of the step's results: the global output for the
+  // global step, the outputs for the local step (which starts at
+  // patch.to_local and reads nothing of the global model but its output).
+  SmallVector<Value> roots;
+  auto toLocal = *body.getOps<PatchToLocalOp>().begin();
+  if (rate == Rate::Global) {
+    roots.push_back(toLocal.getGlobalOut());
+  } else {
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+      if (prefill.getResultAttr(i, LCtxDialect::getOutputAttrName()))
+        roots.push_back(v);
+  }
+  SmallVector<Operation *> work;
+  auto push = [&](Value v) {
+    if (Operation *def = v.getDefiningOp())
+      if (def->getBlock() == &body && selected.insert(def).second)
+        work.push_back(def);
+  };
+  for (Value v : roots)
+    push(v);
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val();
+    if (rate == Rate::Local && op == toLocal.getOperation())
+      continue; // its operands belong to the global step
+    for (Value v : op->getOperands())
+      push(v);
+    op->walk([&](Operation *nested) {
+      for (Value v : nested->getOperands())
+        push(v);
+    });
+  }
+}
+
+/// One patch of MEGABYTE's global input: the concatenated embeddings of the
+/// previous patch's bytes (`patch_ids` [B, P]), or the pad patch at k = 0.
+void Deriver::emitPatchEmbedStep(PatchEmbedOp op) {
+  Location loc = op.getLoc();
+  auto idsType = cast<RankedTensorType>(op.getIds().getType());
+  int64_t batch = time.stepBatch(), patch = op.getPatchSize();
+  auto patchIdsType =
+      RankedTensorType::get({batch, patch}, idsType.getElementType());
+  Block &entry = decode.getBody().front();
+  Value patchIds = entry.addArgument(patchIdsType, loc);
+  extraArgs.push_back({patchIds, b.getDictionaryAttr(b.getNamedAttr(
+                                     LCtxDialect::getInputAttrName(),
+                                     b.getStringAttr("patch_ids")))});
+  auto stepTy = stepType(op.getResult()); // [B, 1, P*D_G]
+  Value e = b.create<EmbeddingOp>(loc, retyped(op.getTable()), patchIds);
+  Value flat = b.create<tensor::CollapseShapeOp>(
+      loc, e, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  Value embedded = b.create<tensor::ExpandShapeOp>(
+      loc, stepTy, flat, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  Value padFlat = b.create<tensor::CollapseShapeOp>(
+      loc, retyped(op.getPad()), ArrayRef<ReassociationIndices>{{0, 1}});
+  Value padInit = b.create<tensor::EmptyOp>(loc, stepTy.getShape(),
+                                            stepTy.getElementType());
+  Value pad = b.create<linalg::BroadcastOp>(loc, padFlat, padInit,
+                                            ArrayRef<int64_t>{0, 1})
+                  .getResult()[0];
+  Value zero = b.create<arith::ConstantIntOp>(loc, 0, 64);
+  Value first =
+      b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, pos64, zero);
+  map.map(op.getResult(),
+          b.create<arith::SelectOp>(loc, first, pad, embedded));
+}
+
+/// One byte of MEGABYTE's local input: slot p of the patch's global output
+/// (`global.out`), projected, plus the previous byte's local embedding
+/// (`prev_id` [B, 1]; the local pad at p = 0).
+void Deriver::emitToLocalStep(PatchToLocalOp op) {
+  Location loc = op.getLoc();
+  auto idsType = cast<RankedTensorType>(op.getIds().getType());
+  auto globalType = cast<RankedTensorType>(op.getGlobalOut().getType());
+  int64_t batch = time.stepBatch(), patch = op.getPatchSize();
+  int64_t width = globalType.getDimSize(2) / patch; // D_G
+  Block &entry = decode.getBody().front();
+  Value prev = entry.addArgument(
+      RankedTensorType::get({batch, 1}, idsType.getElementType()), loc);
+  extraArgs.push_back({prev, b.getDictionaryAttr(b.getNamedAttr(
+                                 LCtxDialect::getInputAttrName(),
+                                 b.getStringAttr("prev_id")))});
+  auto outType = RankedTensorType::get({batch, patch * width},
+                                       globalType.getElementType());
+  globalOutArg = entry.addArgument(outType, loc);
+  Value offset = b.create<arith::MulIOp>(
+      loc, b.create<arith::IndexCastOp>(loc, b.getIndexType(), pos64),
+      b.create<arith::ConstantIndexOp>(loc, width));
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  Value slot = b.create<tensor::ExtractSliceOp>(
+      loc, RankedTensorType::get({batch, width}, outType.getElementType()),
+      globalOutArg, ArrayRef<OpFoldResult>{zero, offset},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(width)},
+      ArrayRef<OpFoldResult>{one, one});
+  Value slot3 = b.create<tensor::ExpandShapeOp>(
+      loc, RankedTensorType::get({batch, 1, width}, outType.getElementType()),
+      slot, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+  Value proj = b.create<LinearOp>(loc, slot3, retyped(op.getWGl()), Value(),
+                                  UnitAttr());
+  auto stepTy = stepType(op.getResult()); // [B, 1, D_L]
+  Value e = b.create<EmbeddingOp>(loc, retyped(op.getLocalTable()), prev);
+  Value padInit = b.create<tensor::EmptyOp>(loc, stepTy.getShape(),
+                                            stepTy.getElementType());
+  Value pad = b.create<linalg::BroadcastOp>(loc, retyped(op.getLocalPad()),
+                                            padInit, ArrayRef<int64_t>{0, 1})
+                  .getResult()[0];
+  Value zero64 = b.create<arith::ConstantIntOp>(loc, 0, 64);
+  Value first =
+      b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, pos64, zero64);
+  Value prevEmb = b.create<arith::SelectOp>(loc, first, pad, e);
+  map.map(op.getResult(), b.create<arith::AddFOp>(loc, proj, prevEmb));
+}
+
 FailureOr<func::FuncOp> Deriver::run() {
   MLIRContext *ctx = prefill.getContext();
   Location loc = prefill.getLoc();
+  selectOps();
 
-  // The signature so far: the prefill's arguments, one token each.
+  // The signature so far: the prefill's arguments, one token each (a patch
+  // model's byte input is replaced by its per-step inputs and erased).
   SmallVector<Type> argTypes;
   for (BlockArgument arg : prefill.getArguments())
-    argTypes.push_back(time.of(arg) == kNoTime
-                           ? arg.getType()
-                           : withTimeOne(arg.getType(), time.of(arg)));
-  b.setInsertionPointAfter(prefill);
+    argTypes.push_back(time.of(arg) == kNoTime ? arg.getType()
+                                               : Type(stepType(arg)));
+  b.setInsertionPointAfter(after);
   decode = b.create<func::FuncOp>(loc, name,
                                   FunctionType::get(ctx, argTypes, {}));
   Block *entry = decode.addEntryBlock();
@@ -629,7 +878,7 @@ FailureOr<func::FuncOp> Deriver::run() {
     map.map(old, arg);
   b.setInsertionPointToStart(entry);
 
-  // The position: the prefill's `pos` state, or a new one.
+  // The position: the prefill's state of that name, or a new one.
   auto stateName = [&](ArrayRef<NamedAttribute> attrs) -> StringRef {
     for (NamedAttribute a : attrs)
       if (a.getName() == LCtxDialect::getStateAttrName())
@@ -640,18 +889,20 @@ FailureOr<func::FuncOp> Deriver::run() {
   auto posType = RankedTensorType::get({1}, b.getI64Type());
   for (BlockArgument arg : prefill.getArguments())
     if (DictionaryAttr attrs = prefill.getArgAttrDict(arg.getArgNumber());
-        attrs && stateName(attrs.getValue()) == "pos") {
+        attrs && stateName(attrs.getValue()) == posName()) {
       if (arg.getType() != posType)
         return prefill.emitOpError()
-               << "state 'pos' must be tensor<1xi64> (tokens consumed), got "
+               << "state '" << posName()
+               << "' must be tensor<1xi64> (tokens consumed), got "
                << arg.getType();
       pos = map.lookup(arg);
     }
-  // Only the cached attentions need the position.
-  bool positional = llvm::any_of(prefill.getBody().front(), [&](Operation &op) {
-    return isa<AttentionOp, MemoryAttentionOp>(op) &&
-           time.of(op.getResult(0)) != kNoTime;
-  });
+  // Only the cached attentions and the patch steps need the position.
+  bool positional = rate != Rate::Token ||
+                    llvm::any_of(selected, [&](Operation *op) {
+                      return isa<AttentionOp, MemoryAttentionOp>(op) &&
+                             time.of(op->getResult(0)) != kNoTime;
+                    });
   if (!pos && positional) {
     pos = entry->addArgument(posType, loc);
     addedPos = true;
@@ -668,16 +919,29 @@ FailureOr<func::FuncOp> Deriver::run() {
       ret = r;
       continue;
     }
+    if (!selected.contains(&op))
+      continue;
     b.setInsertionPointToEnd(entry);
-    if (auto a = dyn_cast<AttentionOp>(op); a && time.of(a.getResult()) != kNoTime)
+    if (auto embed = dyn_cast<PatchEmbedOp>(op); embed && rate == Rate::Global)
+      emitPatchEmbedStep(embed);
+    else if (auto toLocal = dyn_cast<PatchToLocalOp>(op);
+             toLocal && rate == Rate::Local)
+      emitToLocalStep(toLocal);
+    else if (auto merge = dyn_cast<PatchMergeOp>(op);
+             merge && rate == Rate::Local)
+      map.map(merge.getResult(), retyped(merge.getInput()));
+    else if (auto a = dyn_cast<AttentionOp>(op);
+             a && time.of(a.getResult()) != kNoTime)
       emitAttention(a, attentionIndex++);
-    else if (auto m = dyn_cast<MemoryAttentionOp>(op))
+    else if (auto m = dyn_cast<MemoryAttentionOp>(op);
+             m && time.of(m.getResult()) != kNoTime)
       emitMemoryAttention(m, attentionIndex++);
     else if (failed(cloneOp(&op)))
       return failure();
   }
 
-  // Results: the prefill's (one token each; pos advanced by one), then the
+  // Results: the prefill's that this step computes (one token each; the
+  // position advanced by one), then the rate's hand-over states, then the
   // caches.
   b.setInsertionPointToEnd(entry);
   Value nextPos;
@@ -686,43 +950,103 @@ FailureOr<func::FuncOp> Deriver::run() {
     Value next = b.create<arith::AddIOp>(loc, pos64, one);
     nextPos = b.create<tensor::FromElementsOp>(loc, posType, next);
   }
-  SmallVector<Value> results;
-  SmallVector<DictionaryAttr> resultAttrs;
-  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    DictionaryAttr attrs = prefill.getResultAttrDict(i);
-    bool isPos = attrs && stateName(attrs.getValue()) == "pos";
-    results.push_back(isPos ? nextPos : map.lookup(v));
-    resultAttrs.push_back(attrs ? attrs : b.getDictionaryAttr({}));
-  }
-  SmallVector<DictionaryAttr> argAttrs;
-  for (unsigned i = 0; i < prefill.getNumArguments(); ++i) {
-    DictionaryAttr attrs = prefill.getArgAttrDict(i);
-    argAttrs.push_back(attrs ? attrs : b.getDictionaryAttr({}));
-  }
   auto stateAttr = [&](StringRef state) {
     return b.getDictionaryAttr(b.getNamedAttr(
         LCtxDialect::getStateAttrName(), b.getStringAttr(state)));
   };
+  SmallVector<Value> results;
+  SmallVector<DictionaryAttr> resultAttrs;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    DictionaryAttr attrs = prefill.getResultAttrDict(i);
+    StringRef state = attrs ? stateName(attrs.getValue()) : StringRef();
+    if (state == posName()) {
+      results.push_back(nextPos);
+    } else if (rate == Rate::Token) {
+      results.push_back(map.lookup(v));
+    } else {
+      // A patch step returns what it computes: the global step its states,
+      // the local step the outputs (and its states).
+      Operation *def = v.getDefiningOp();
+      if (!def || !selected.contains(def) ||
+          (rate == Rate::Global && state.empty()))
+        continue;
+      results.push_back(map.lookup(v));
+    }
+    resultAttrs.push_back(attrs ? attrs : b.getDictionaryAttr({}));
+  }
+  SmallVector<std::pair<BlockArgument, DictionaryAttr>> pairs;
   if (addedPos) {
-    argAttrs.push_back(stateAttr("pos"));
+    pairs.push_back({cast<BlockArgument>(pos), stateAttr(posName())});
     results.push_back(nextPos);
-    resultAttrs.push_back(stateAttr("pos"));
+    resultAttrs.push_back(stateAttr(posName()));
+  }
+  if (rate == Rate::Global) {
+    // The patch's global output for the local steps, and the local
+    // position restarted.
+    Value out = retyped(
+        (*prefill.getBody().front().getOps<PatchToLocalOp>().begin())
+            .getGlobalOut());
+    Value flat = b.create<tensor::CollapseShapeOp>(
+        loc, out, ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+    BlockArgument outArg = entry->addArgument(flat.getType(), loc);
+    pairs.push_back({outArg, stateAttr("global.out")});
+    results.push_back(flat);
+    resultAttrs.push_back(stateAttr("global.out"));
+    BlockArgument localPos = entry->addArgument(posType, loc);
+    pairs.push_back({localPos, stateAttr("local.pos")});
+    Value zero = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(posType, b.getI64IntegerAttr(0)));
+    results.push_back(zero);
+    resultAttrs.push_back(stateAttr("local.pos"));
+  }
+  if (rate == Rate::Local) {
+    pairs.push_back({cast<BlockArgument>(globalOutArg),
+                     stateAttr("global.out")});
+    results.push_back(globalOutArg);
+    resultAttrs.push_back(stateAttr("global.out"));
   }
   for (auto [i, state] : llvm::enumerate(newStates)) {
-    argAttrs.push_back(stateAttr(state.second));
+    pairs.push_back({state.first, stateAttr(state.second)});
     results.push_back(newResults[i]);
     resultAttrs.push_back(stateAttr(state.second));
   }
   b.create<func::ReturnOp>(ret.getLoc(), results);
 
-  SmallVector<Type> finalArgs(entry->getArgumentTypes());
+  // Argument attributes: the prefill's, then those of the added arguments.
+  SmallVector<DictionaryAttr> argAttrs(entry->getNumArguments(),
+                                       b.getDictionaryAttr({}));
+  for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
+    if (DictionaryAttr attrs = prefill.getArgAttrDict(i))
+      argAttrs[i] = attrs;
+  for (auto &[arg, attrs] : pairs)
+    argAttrs[arg.getArgNumber()] = attrs;
+  for (auto &[arg, attrs] : extraArgs)
+    argAttrs[cast<BlockArgument>(arg).getArgNumber()] = attrs;
+
   SmallVector<Type> finalResults;
   for (Value v : results)
     finalResults.push_back(v.getType());
-  decode.setFunctionType(FunctionType::get(ctx, finalArgs, finalResults));
+  decode.setFunctionType(
+      FunctionType::get(ctx, entry->getArgumentTypes(), finalResults));
   decode.setAllArgAttrs(argAttrs);
   decode.setAllResultAttrs(resultAttrs);
   decode.setVisibility(prefill.getVisibility());
+
+  // A patch step drops the prefill's arguments it does not read (the byte
+  // input, the other rate's weights and states).
+  if (rate != Rate::Token) {
+    llvm::StringSet<> returnedStates;
+    for (DictionaryAttr attrs : resultAttrs)
+      if (StringRef state = stateName(attrs.getValue()); !state.empty())
+        returnedStates.insert(state);
+    llvm::BitVector erase(entry->getNumArguments());
+    for (BlockArgument arg : entry->getArguments()) {
+      StringRef state = stateName(argAttrs[arg.getArgNumber()].getValue());
+      if (arg.use_empty() && !returnedStates.contains(state))
+        erase.set(arg.getArgNumber());
+    }
+    decode.eraseArguments(erase);
+  }
   return decode;
 }
 
@@ -738,36 +1062,50 @@ struct LCtxDeriveDecodePass
     for (func::FuncOp prefill : prefills) {
       auto name =
           cast<StringAttr>(prefill->getAttr(LCtxDialect::getDecodeAttrName()));
-      if (Operation *existing = symbols.lookup(name)) {
-        InFlightDiagnostic diag =
-            prefill.emitOpError()
-            << "cannot derive @" << name.getValue()
-            << ": the module already defines it";
-        diag.attachNote(existing->getLoc()) << "defined here";
-        return signalPassFailure();
-      }
       if (prefill.isExternal() || !prefill.getBody().hasOneBlock()) {
         prefill.emitOpError() << "must have a body of one block to derive @"
                               << name.getValue();
         return signalPassFailure();
       }
-      TimeAnalysis time(prefill);
-      if (failed(time.run()))
-        return signalPassFailure();
-      Deriver deriver(prefill, time, name.getValue());
-      FailureOr<func::FuncOp> decode = deriver.run();
-      if (failed(decode))
-        return signalPassFailure();
-      prefill->removeAttr(LCtxDialect::getDecodeAttrName());
-      symbols.insert(*decode);
-      if (failed(mlir::verify(*decode))) {
-        (*decode).emitOpError() << "derived from @" << prefill.getSymName()
-                                << " does not verify (a bug in "
-                                   "lctx-derive-decode)";
-        return signalPassFailure();
+      // A patch model (MEGABYTE) steps at two rates: `<name>_global` once
+      // per patch, `<name>_local` once per byte.
+      bool patches = !prefill.getBody().front().getOps<PatchEmbedOp>().empty();
+      SmallVector<std::pair<Rate, std::string>> entries;
+      if (patches) {
+        entries.push_back({Rate::Global, (name.getValue() + "_global").str()});
+        entries.push_back({Rate::Local, (name.getValue() + "_local").str()});
+      } else {
+        entries.push_back({Rate::Token, name.getValue().str()});
       }
-      if (deriver.windowed)
-        recordWindow(module, time.length());
+      Operation *after = prefill;
+      for (auto &[rate, entryName] : entries) {
+        if (Operation *existing = symbols.lookup(entryName)) {
+          InFlightDiagnostic diag =
+              prefill.emitOpError()
+              << "cannot derive @" << entryName
+              << ": the module already defines it";
+          diag.attachNote(existing->getLoc()) << "defined here";
+          return signalPassFailure();
+        }
+        TimeAnalysis time(prefill, rate);
+        if (failed(time.run()))
+          return signalPassFailure();
+        Deriver deriver(prefill, time, entryName, rate, after);
+        FailureOr<func::FuncOp> decode = deriver.run();
+        if (failed(decode))
+          return signalPassFailure();
+        after = *decode;
+        symbols.insert(*decode);
+        if (failed(mlir::verify(*decode))) {
+          (*decode).emitOpError() << "derived from @" << prefill.getSymName()
+                                  << " does not verify (a bug in "
+                                     "lctx-derive-decode)";
+          return signalPassFailure();
+        }
+        if (deriver.windowed && rate == Rate::Token)
+          recordWindow(module, time.length());
+      }
+      prefill->removeAttr(LCtxDialect::getDecodeAttrName());
     }
   }
 

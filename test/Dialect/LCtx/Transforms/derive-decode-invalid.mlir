@@ -66,11 +66,13 @@ func.func @prefill(%x: tensor<1x8x4xf32> {lctx.input = "x"})
 
 // -----
 
+// A patch model steps at two rates: the global model's input and the local
+// model's (patch.to_local) must both be there.
+// expected-error @+1 {{a two-rate decode needs exactly one 'lctx.patch.to_local', found 0}}
 func.func @prefill(%ids: tensor<1x16xi32> {lctx.input = "ids"},
                    %tab: tensor<256x32xf32> {lctx.weight = "embed"},
                    %pad: tensor<4x32xf32> {lctx.weight = "pad"})
     -> tensor<1x4x128xf32> attributes {lctx.decode = "decode"} {
-  // expected-error @+1 {{'lctx.patch.embed' op has no one-token form: lctx-derive-decode cannot derive a decode step of @prefill through it: it reads a value that depends on the tokens}}
   %g = lctx.patch.embed %ids, %tab, %pad {patch_size = 4 : i64}
       : tensor<1x16xi32>, tensor<256x32xf32>, tensor<4x32xf32>
   return %g : tensor<1x4x128xf32>

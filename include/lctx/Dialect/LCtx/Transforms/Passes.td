@@ -98,6 +98,18 @@ def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
     * `lctx.route.moe` routes dropless (a token's output never depends on
       other tokens).
 
+    A patch model (MEGABYTE: `lctx.patch.embed`, the global model,
+    `lctx.patch.to_local`, the local model, `lctx.patch.merge`) steps at two
+    rates, so two entries are derived: `@<name>_global(patch_ids [B, P])`,
+    once per patch, runs the global model on the previous patch's bytes (the
+    pad patch at k = 0) over global caches (`global.attention.<i>.*`, slot
+    `global.pos`), stores the patch's global output in state `global.out`
+    and restarts `local.pos`; `@<name>_local(prev_id [B, 1]) -> logits`,
+    once per byte, projects slot `local.pos` of `global.out`, adds the
+    previous byte's embedding (the local pad at slot 0) and runs the local
+    model over a cache of one patch (`local.attention.<i>.*`). Each entry
+    keeps only the arguments it reads.
+
     The caches become `lctx.state` pairs named `attention.<i>.k`, `.v` (and
     `.k_rotated` for memory), `i` counting the function's attention ops in
     order. The `pos` state (`tensor<1xi64>`, tokens consumed; added when
@@ -106,8 +118,9 @@ def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
     holds at most `T` positions.
 
     Anything whose one-token form is not defined (reductions over tokens,
-    other explicit attention positions, the patch ops, slices along the
-    token dimension) is an error at that op.
+    other explicit attention positions, slices along the token dimension,
+    a patch model without exactly one `patch.embed` and one `patch.to_local`)
+    is an error at that op.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
