@@ -125,11 +125,14 @@ struct ForwardOutParamsPass
     if (func.isExternal())
       return;
     Block &entry = func.getBody().front();
-    SmallVector<linalg::CopyOp> copies(entry.getOps<linalg::CopyOp>());
-    for (linalg::CopyOp copy : copies) {
-      if (!copy.hasPureBufferSemantics())
-        continue;
-      Value src = copy.getInputs()[0], dst = copy.getOutputs()[0];
+    SmallVector<Operation *> copies;
+    for (Operation &op : entry)
+      if (isa<memref::CopyOp>(op) ||
+          (isa<linalg::CopyOp>(op) &&
+           cast<linalg::CopyOp>(op).hasPureBufferSemantics()))
+        copies.push_back(&op);
+    for (Operation *copy : copies) {
+      Value src = copy->getOperand(0), dst = copy->getOperand(1);
       auto alloc = src.getDefiningOp<memref::AllocOp>();
       auto arg = dyn_cast<BlockArgument>(dst);
       if (!alloc || !arg || arg.getOwner() != &entry ||
@@ -330,11 +333,21 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 
   // Tensors -> buffers; results become caller-provided out-params.
-  // Copies between buffers are linalg.copy, which becomes loops: strided
-  // memref.copy would need a runtime helper (memrefCopy) in the artifact.
+  // Copies between two identity-layout (contiguous) buffers are memref.copy,
+  // which becomes llvm.memcpy; the others are linalg.copy, which becomes
+  // loops: a strided memref.copy would need a runtime helper (memrefCopy)
+  // in the artifact. (Whole-state copies of decode steps, e.g. the KV
+  // caches, ran as scalar loops before.)
   auto linalgCopy = [](OpBuilder &b, Location loc, Value from,
                        Value to) -> LogicalResult {
-    b.create<linalg::CopyOp>(loc, from, to);
+    auto contiguous = [](Value v) {
+      auto t = dyn_cast<MemRefType>(v.getType());
+      return t && t.getLayout().isIdentity();
+    };
+    if (contiguous(from) && contiguous(to))
+      b.create<memref::CopyOp>(loc, from, to);
+    else
+      b.create<linalg::CopyOp>(loc, from, to);
     return success();
   };
   bufferization::OneShotBufferizationOptions bufferization;
