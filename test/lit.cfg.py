@@ -30,5 +30,9 @@ tool_dirs = [config.lctx_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["lctx-opt", "lctx-compile", "lctx-run", "lctx-weights", "llvm-readelf"], tool_dirs)
 
 # Optional tools become features (`// REQUIRES: ptxas`).
-if shutil.which("ptxas") or os.path.exists("/usr/local/cuda/bin/ptxas"):
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas"
+    if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
     config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -22,6 +22,7 @@
 #include "lctx/Dialect/LCtx/Transforms/Passes.h"
 #include "lctx/Pipelines/Pipelines.h"
 #include "lctx/Support/InputChecks.h"
+#include "lctx/Target/CUDA.h"
 #include "lctxrt/artifact_format.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -51,12 +52,20 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
                                       cl::init("-"));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("path"));
-static cl::opt<std::string> targetName("target",
-                                       cl::desc("Target: cpu (default)"),
-                                       cl::init("cpu"));
+static cl::opt<std::string>
+    targetName("target", cl::desc("Target: cpu (default) or cuda"),
+               cl::init("cpu"));
+static cl::opt<std::string>
+    gpuArch("gpu-arch", cl::desc("cuda target: GPU architecture (sm_80, "
+                                 "sm_90, ...; default sm_90)"),
+            cl::init("sm_90"));
+static cl::opt<std::string>
+    cudaPath("cuda-path", cl::desc("cuda target: the CUDA toolkit for ptxas "
+                                   "(default: $CUDA_HOME, $CUDA_PATH, "
+                                   "/usr/local/cuda, or ptxas on $PATH)"));
 static cl::opt<std::string>
     cpuName("cpu", cl::desc("CPU to generate code for (default: the host)"));
-enum class Emit { Artifact, MLIR, LLVM, Asm, Obj };
+enum class Emit { Artifact, MLIR, LLVM, Asm, Obj, PTX, Cubin };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to write"), cl::init(Emit::Artifact),
     cl::values(clEnumValN(Emit::Artifact, "artifact",
@@ -65,7 +74,10 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::LLVM, "llvm", "LLVM IR"),
                clEnumValN(Emit::Asm, "asm", "assembly"),
                clEnumValN(Emit::Obj, "obj",
-                          "an object file plus a C header (<out>.h)")));
+                          "an object file plus a C header (<out>.h)"),
+               clEnumValN(Emit::PTX, "ptx", "cuda target: the kernels' PTX"),
+               clEnumValN(Emit::Cubin, "cubin",
+                          "cuda target: the kernels assembled by ptxas")));
 static cl::opt<bool> pipelineDump("pipeline-dump",
                                   cl::desc("Print the pass pipeline"));
 static cl::opt<bool> quiet("quiet", cl::desc("No progress output"));
@@ -115,6 +127,10 @@ std::string defaultOutput() {
     return (stem + ".s").str();
   case Emit::Obj:
     return (stem + ".o").str();
+  case Emit::PTX:
+    return (stem + ".ptx").str();
+  case Emit::Cubin:
+    return (stem + ".cubin").str();
   }
   return "out";
 }
@@ -140,20 +156,29 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "lctx compiler\n");
 
-  if (targetName != "cpu")
+  bool cuda = targetName == "cuda";
+  if (targetName != "cpu" && !cuda)
     return fail("--target=" + targetName +
-                " is not supported yet (supported: cpu)");
+                " is not supported (supported: cpu, cuda)");
+  bool gpuEmit = emit == Emit::PTX || emit == Emit::Cubin;
+  if (cuda && !gpuEmit && emit != Emit::MLIR)
+    return fail("--target=cuda writes --emit=ptx, --emit=cubin or "
+                "--emit=mlir (GPU code in artifacts comes next)");
+  if (!cuda && gpuEmit)
+    return fail("--emit=ptx and --emit=cubin need --target=cuda");
   std::string output = outputFile.empty() ? defaultOutput() : outputFile;
 
   DialectRegistry registry;
   lctx::registerAllLCtxDialects(registry);
+  if (cuda)
+    lctx::registerCUDATarget(registry);
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  Progress progress(emit == Emit::Artifact ? 5 : 4);
+  Progress progress(cuda ? 2 : emit == Emit::Artifact ? 5 : 4);
   progress.start("parse and verify");
   std::string error;
   auto input = openInputFile(inputFile, &error);
@@ -175,6 +200,40 @@ int main(int argc, char **argv) {
     derive.addPass(lctx::createLCtxDeriveDecodePass());
     if (failed(derive.run(*module)))
       return 1;
+  }
+  if (cuda) {
+    progress.done();
+    progress.start("lctx cuda pipeline (" + gpuArch + ")");
+    lctx::CUDAOptions options;
+    options.chip = gpuArch;
+    options.cubin = emit == Emit::Cubin;
+    options.toolkit = cudaPath;
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    applyDefaultTimingPassManagerCLOptions(pm);
+    std::string error;
+    if (failed(lctx::buildCUDAPipeline(pm, options, error)))
+      return fail(error);
+    if (pipelineDump) {
+      pm.printAsTextualPipeline(llvm::errs());
+      llvm::errs() << "\n";
+    }
+    (*module)->removeAttr(lctx::LCtxDialect::getModelAttrName());
+    if (failed(pm.run(*module)))
+      return 1;
+    progress.done();
+    if (emit == Emit::MLIR) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      module->print(os);
+      return writeFile(output, text) ? 0 : 1;
+    }
+    SmallVector<std::string> objects = lctx::collectGPUObjects(*module);
+    if (objects.size() != 1)
+      return fail("expected one GPU module of kernels, got " +
+                  std::to_string(objects.size()));
+    return writeFile(output, objects.front()) ? 0 : 1;
   }
   std::vector<lctxc::ManifestEntry> entries;
   if (failed(lctxc::collectEntryPoints(*module, entries)))
