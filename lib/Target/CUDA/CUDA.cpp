@@ -19,6 +19,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
@@ -69,6 +71,34 @@ struct PrepareArgumentsPass
             attrs.erase(a.getName());
         func.setResultAttrs(i, attrs.getDictionary(&getContext()));
       }
+    }
+  }
+};
+
+/// Gives every outermost parallel loop nest a thread dimension: its
+/// innermost (contiguous) dimension is tiled by up to 256, so that
+/// gpu-map-parallel-loops puts the tile on threads (consecutive threads,
+/// consecutive addresses) and the rest of the nest on blocks.
+struct TileForThreadsPass
+    : PassWrapper<TileForThreadsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileForThreadsPass)
+  StringRef getArgument() const final { return "lctx-cuda-tile-for-threads"; }
+  void runOnOperation() override {
+    SmallVector<scf::ParallelOp> loops;
+    getOperation().walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>())
+        loops.push_back(loop);
+    });
+    for (scf::ParallelOp loop : loops) {
+      unsigned rank = loop.getNumLoops();
+      auto lb = getConstantIntValue(loop.getLowerBound()[rank - 1]);
+      auto ub = getConstantIntValue(loop.getUpperBound()[rank - 1]);
+      auto step = getConstantIntValue(loop.getStep()[rank - 1]);
+      if (!lb || !ub || !step || *step != 1 || *ub - *lb < 2)
+        continue;
+      SmallVector<int64_t> sizes(rank, 1);
+      sizes.back() = std::min<int64_t>(*ub - *lb, 256);
+      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/false);
     }
   }
 };
@@ -240,9 +270,12 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
           "one-shot-bufferize{bufferize-function-boundaries "
           "function-boundary-type-conversion=identity-layout-map},"
           "buffer-results-to-out-params,canonicalize,"
-          "func.func(convert-linalg-to-parallel-loops,gpu-map-parallel-loops,"
-          "convert-parallel-loops-to-gpu),lower-affine,gpu-kernel-outlining,"
-          "canonicalize,cse")))
+          "func.func(convert-linalg-to-parallel-loops)")))
+    return failure();
+  pm.nest<func::FuncOp>().addPass(std::make_unique<TileForThreadsPass>());
+  if (failed(parse("func.func(gpu-map-parallel-loops,"
+                   "convert-parallel-loops-to-gpu),lower-affine,"
+                   "gpu-kernel-outlining,canonicalize,cse")))
     return failure();
   pm.addPass(std::make_unique<CheckHostCodePass>());
   pm.addPass(std::make_unique<MergeGPUModulesPass>());
