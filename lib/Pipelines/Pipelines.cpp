@@ -10,6 +10,7 @@
 
 #include "lctx/Conversion/Passes.h"
 #include "lctx/Dialect/LCtx/IR/LCtxDialect.h"
+#include "lctx/Dialect/LCtx/IR/LCtxOps.h"
 #include "lctx/Dialect/LCtx/Transforms/Passes.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ComplexToLLVM/ComplexToLLVM.h"
@@ -212,6 +213,105 @@ struct FuseElementwisePass
 
 bool convertAllFunctions(func::FuncOp *) { return true; }
 
+/// A Switch layer over a handful of tokens (a decode step: B x 1) runs
+/// each token through its own expert only: route.experts, then per token
+/// the chosen expert's FFN on slices of the expert weights at a dynamic
+/// offset, scaled by the gate. The decomposed form (dispatch into E
+/// capacity buffers, grouped FFN, combine) runs all E experts, i.e. reads
+/// every expert's weights for one token. Only where no token can be
+/// dropped (dropless, or one token per group); f32.
+struct MoeTokenwisePass
+    : PassWrapper<MoeTokenwisePass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MoeTokenwisePass)
+  static constexpr int64_t kMaxTokens = 4;
+  StringRef getArgument() const final { return "lctx-moe-tokenwise"; }
+  StringRef getDescription() const final {
+    return "Run small-batch Switch layers per token on the chosen expert only";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<scf::SCFDialect, tensor::TensorDialect,
+                    arith::ArithDialect>();
+  }
+  void runOnOperation() override {
+    SmallVector<lctx::RouteMoeOp> ops;
+    getOperation().walk([&](lctx::RouteMoeOp op) {
+      auto x = cast<RankedTensorType>(op.getInput().getType());
+      auto w1 = cast<RankedTensorType>(op.getWIn().getType());
+      auto w2 = cast<RankedTensorType>(op.getWOut().getType());
+      if (!x.hasStaticShape() || !w1.hasStaticShape() ||
+          !w2.hasStaticShape() || !x.getElementType().isF32() ||
+          !w1.getElementType().isF32() || !w2.getElementType().isF32() ||
+          (op.getWGate() &&
+           !cast<RankedTensorType>(op.getWGate().getType())
+                .getElementType()
+                .isF32()) ||
+          x.getDimSize(0) * x.getDimSize(1) > kMaxTokens ||
+          !(op.getDropless() || x.getDimSize(1) == 1))
+        return;
+      ops.push_back(op);
+    });
+    for (lctx::RouteMoeOp op : ops) {
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      auto xType = cast<RankedTensorType>(op.getInput().getType());
+      int64_t bsz = xType.getDimSize(0), seq = xType.getDimSize(1);
+      int64_t d = xType.getDimSize(2);
+      auto w1Type = cast<RankedTensorType>(op.getWIn().getType());
+      auto w2Type = cast<RankedTensorType>(op.getWOut().getType());
+      int64_t f = w1Type.getDimSize(2), dOut = w2Type.getDimSize(2);
+      Type f32 = b.getF32Type();
+      auto route = b.create<lctx::RouteExpertsOp>(
+          loc, op.getInput(), op.getRouter(), op.getCapacityFactorAttr(),
+          op.getDroplessAttr(), op.getAuxLossCoefAttr());
+      auto idx = [&](OpBuilder &nb, int64_t v) -> Value {
+        return nb.create<arith::ConstantIndexOp>(loc, v);
+      };
+      auto attrs = [&](OpBuilder &nb, ArrayRef<int64_t> v) {
+        SmallVector<OpFoldResult> r;
+        for (int64_t i : v)
+          r.push_back(nb.getIndexAttr(i));
+        return r;
+      };
+      Value acc = b.create<tensor::EmptyOp>(
+          loc, ArrayRef<int64_t>{bsz, seq, dOut}, f32);
+      for (int64_t bi = 0; bi < bsz; ++bi)
+        for (int64_t si = 0; si < seq; ++si) {
+          Value at[] = {idx(b, bi), idx(b, si)};
+          Value e = b.create<arith::IndexCastOp>(
+              loc, b.getIndexType(),
+              b.create<tensor::ExtractOp>(loc, route.getExpert(), at));
+          Value g = b.create<tensor::ExtractOp>(loc, route.getGate(), at);
+          Value row = b.create<tensor::ExtractSliceOp>(
+              loc, RankedTensorType::get({1, 1, d}, f32), op.getInput(),
+              attrs(b, {bi, si, 0}), attrs(b, {1, 1, d}),
+              attrs(b, {1, 1, 1}));
+          auto expertSlice = [&](Value w, int64_t rows,
+                                 int64_t cols) -> Value {
+            SmallVector<OpFoldResult> offsets = {e, b.getIndexAttr(0),
+                                                 b.getIndexAttr(0)};
+            return b.create<tensor::ExtractSliceOp>(
+                loc, RankedTensorType::get({rows, cols}, f32), w, offsets,
+                attrs(b, {1, rows, cols}), attrs(b, {1, 1, 1}));
+          };
+          Value wg = op.getWGate() ? expertSlice(op.getWGate(), d, f)
+                                   : Value();
+          Value y = b.create<lctx::FfnOp>(
+              loc, op.getActivationAttr(), row, expertSlice(op.getWIn(), d, f),
+              expertSlice(op.getWOut(), f, dOut), wg);
+          Value gs = b.create<tensor::SplatOp>(
+              loc, g, RankedTensorType::get({1, 1, dOut}, f32));
+          y = b.create<arith::MulFOp>(loc, y, gs);
+          acc = b.create<tensor::InsertSliceOp>(
+              loc, y, acc, attrs(b, {bi, si, 0}), attrs(b, {1, 1, dOut}),
+              attrs(b, {1, 1, 1}));
+        }
+      op.getResult().replaceAllUsesWith(acc);
+      op.getAuxLoss().replaceAllUsesWith(route.getAuxLoss());
+      op->erase();
+    }
+  }
+};
+
 /// MLIR 19's ownership-based deallocation leaves the buffers allocated
 /// directly in an scf.forall body without a dealloc (scf.forall is not a
 /// region-branch op it models), so every parallel loop with a temporary
@@ -309,6 +409,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   FrontendPipelineOptions frontend;
   frontend.decompose = false;
   buildFrontendPipeline(pm, frontend);
+  pm.addNestedPass<func::FuncOp>(std::make_unique<MoeTokenwisePass>());
   if (options.decompose) {
     static const std::string kDecomposed[] = {"route.moe"};
     LCtxDecomposePassOptions decompose;
@@ -410,6 +511,7 @@ void lctx::registerLCtxPipelines() {
   registerTransferWriteGuardPasses();
   PassRegistration<FuseElementwisePass>();
   PassRegistration<DeallocForallLocalsPass>();
+  PassRegistration<MoeTokenwisePass>();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "
