@@ -7,11 +7,14 @@
 // every dialect lctx-opt registers. Whatever the text, the result must be
 // diagnostics or a verified module, never a crash. A module that verifies
 // is printed in the custom and the generic form, and the custom form must
-// parse and verify again.
+// parse and verify again. Then lctx-derive-decode runs on it: it must
+// derive a verified decode entry or reject the input with a diagnostic,
+// never crash (its own "a bug in lctx-derive-decode" diagnostic aborts).
 //
 //===----------------------------------------------------------------------===//
 
 #include "lctx/InitAll.h"
+#include "lctx/Dialect/LCtx/Transforms/Passes.h"
 #include "lctx/Support/InputChecks.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -20,6 +23,7 @@
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdio>
@@ -90,6 +94,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  "lctx-fuzz: a verified module does not parse back from its "
                  "printed form:\n%s\ndiagnostics:\n%s\n",
                  custom.c_str(), diagnostics.c_str());
+    std::abort();
+  }
+
+  // Deriving decode entries (functions with lctx.decode) from what parsed.
+  bool passBug = false;
+  std::string passDiagnostics;
+  {
+    ScopedDiagnosticHandler watch(&context, [&](Diagnostic &diag) {
+      std::string text = diag.str();
+      passDiagnostics += text + "\n";
+      if (text.find("a bug in lctx-derive-decode") != std::string::npos)
+        passBug = true;
+      return success();
+    });
+    PassManager pm(&context);
+    pm.addPass(lctx::createLCtxDeriveDecodePass());
+    (void)pm.run(*module);
+  }
+  if (passBug) {
+    std::fprintf(stderr,
+                 "lctx-fuzz: lctx-derive-decode produced an invalid entry "
+                 "from:\n%s\ndiagnostics:\n%s\n",
+                 custom.c_str(), passDiagnostics.c_str());
     std::abort();
   }
   return 0;

@@ -735,6 +735,13 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   // Decode routes causally (sigmoid(r) > 0.5): top-k needs the future.
   if (auto depth = dyn_cast<RouteDepthOp>(clone))
     depth.setMode(DepthRouting::causal);
+  // One token of every timed value must still be a valid op; it is not when
+  // a token input's dimension 1 is not its token dimension.
+  if (failed(mlir::verify(clone)))
+    return op->emitOpError()
+           << "re-typed to one token does not verify (is dimension 1 of "
+              "every lctx.input of @"
+           << prefill.getSymName() << " its token dimension?)";
   return success();
 }
 
