@@ -411,13 +411,13 @@ def mode_state(args, rss=False):
     states = dict(re.findall(r"^  (\S+) \w+ \[([0-9, ]+)\] \(\d+ bytes\)$",
                              info[info.index("states"):], re.M))
     local = {k: v for k, v in states.items()
-             if re.fullmatch(r"local\.layers\.\d+\.[kv]", k)}
+             if re.fullmatch(r"local\.(layers|attention)\.\d+\.[kv]", k)}
     check(len(local) == 2 * c["local"]["layers"] and all(
         int(v.split(", ")[2]) == c["patch"] for v in local.values()),
         f"megabyte-tiny: local KV caches hold the patch ({c['patch']} "
         f"positions): {sorted(local.items())}")
     glob_ = {k: v for k, v in states.items()
-             if re.fullmatch(r"global\.layers\.\d+\.[kv]", k)}
+             if re.fullmatch(r"global\.(layers|attention)\.\d+\.[kv]", k)}
     check(all(int(v.split(", ")[2]) == c["context"] // c["patch"]
               for v in glob_.values()) and glob_,
           f"megabyte-tiny: global KV caches hold context/patch = "
