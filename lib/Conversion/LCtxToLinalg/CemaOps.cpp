@@ -405,7 +405,11 @@ struct CemaScanLowering : OpRewritePattern<CemaScanOp> {
       };
       return std::make_pair(part(true), part(false));
     };
-    auto [qcRe, qcIm] = qPower(chunk);
+    // One-token scans (decode steps) need q^1, which is q: its f64 sin/cos
+    // over [D, N] (recomputed from the weights on every step) were 20% of a
+    // Megalodon decode step.
+    auto [qcRe, qcIm] =
+        chunk == 1 ? std::make_pair(qRe, qIm) : qPower(chunk);
     Value qtRe = qcRe, qtIm = qcIm;
     if (tail > 0)
       std::tie(qtRe, qtIm) = qPower(tail);
@@ -662,10 +666,6 @@ struct CemaTimestepNormLowering : OpRewritePattern<CemaTimestepNormOp> {
           SmallVector<Value> steps = forLoop(
               b, l, len, {s0[0], s0[2], s0[3], cnt0},
               [&](OpBuilder &tb, Location tl, Value t, ValueRange s1) {
-                // Elements merged so far per group: count * D/G.
-                Value na = tb.create<arith::MulFOp>(
-                    tl, tb.create<arith::SIToFPOp>(tl, f32, s1[3]),
-                    floatConst(tb, tl, f32, static_cast<double>(dg)));
                 SmallVector<Value> g = forLoop(
                     tb, tl, groups, {s1[0], s1[1], s1[2]},
                     [&](OpBuilder &gb, Location gl, Value gi, ValueRange s2) {
@@ -697,15 +697,26 @@ struct CemaTimestepNormLowering : OpRewritePattern<CemaTimestepNormOp> {
                             return SmallVector<Value>{ib.create<arith::AddFOp>(
                                 il, a[0], ib.create<arith::MulFOp>(il, dv, dv))};
                           })[0];
-                      // Welford merge with the carried (na, mean, var).
-                      Value ma = gb.create<tensor::ExtractOp>(
-                          gl, s2[1], ValueRange{bi, gi});
-                      Value va = gb.create<tensor::ExtractOp>(
-                          gl, s2[2], ValueRange{bi, gi});
-                      Value nbv = floatConst(gb, gl, f32, dg);
-                      Value ntot = gb.create<arith::AddFOp>(gl, na, nbv);
-                      Value dlt = gb.create<arith::SubFOp>(gl, mb, ma);
-                      Value mean = gb.create<arith::AddFOp>(
+                      // Welford merge with the carried (na, mean, var), in
+                      // f64: over a stream of millions of steps the f32
+                      // products na * var and na * nb / ntot drift (the
+                      // statistics are stored back in f32, rounded once).
+                      Type f64 = gb.getF64Type();
+                      auto wide = [&](Value v) {
+                        return gb.create<arith::ExtFOp>(gl, f64, v).getResult();
+                      };
+                      Value ma = wide(gb.create<tensor::ExtractOp>(
+                          gl, s2[1], ValueRange{bi, gi}));
+                      Value va = wide(gb.create<tensor::ExtractOp>(
+                          gl, s2[2], ValueRange{bi, gi}));
+                      // Elements merged so far per group: count * D/G.
+                      Value naw = gb.create<arith::MulFOp>(
+                          gl, gb.create<arith::SIToFPOp>(gl, f64, s1[3]),
+                          floatConst(gb, gl, f64, static_cast<double>(dg)));
+                      Value nbv = floatConst(gb, gl, f64, dg);
+                      Value ntot = gb.create<arith::AddFOp>(gl, naw, nbv);
+                      Value dlt = gb.create<arith::SubFOp>(gl, wide(mb), ma);
+                      Value meanW = gb.create<arith::AddFOp>(
                           gl, ma,
                           gb.create<arith::MulFOp>(
                               gl, dlt,
@@ -713,13 +724,16 @@ struct CemaTimestepNormLowering : OpRewritePattern<CemaTimestepNormOp> {
                       Value m2 = gb.create<arith::AddFOp>(
                           gl,
                           gb.create<arith::AddFOp>(
-                              gl, gb.create<arith::MulFOp>(gl, va, na), m2b),
+                              gl, gb.create<arith::MulFOp>(gl, va, naw),
+                              wide(m2b)),
                           gb.create<arith::MulFOp>(
                               gl, gb.create<arith::MulFOp>(gl, dlt, dlt),
                               gb.create<arith::DivFOp>(
-                                  gl, gb.create<arith::MulFOp>(gl, na, nbv),
+                                  gl, gb.create<arith::MulFOp>(gl, naw, nbv),
                                   ntot)));
-                      Value var = gb.create<arith::DivFOp>(gl, m2, ntot);
+                      Value varW = gb.create<arith::DivFOp>(gl, m2, ntot);
+                      Value mean = gb.create<arith::TruncFOp>(gl, f32, meanW);
+                      Value var = gb.create<arith::TruncFOp>(gl, f32, varW);
                       Value rstd = gb.create<arith::DivFOp>(
                           gl, floatConst(gb, gl, f32, 1.0),
                           gb.create<math::SqrtOp>(
