@@ -186,6 +186,7 @@ lctxc::ManifestModel lctxc::collectModel(ModuleOp module) {
 }
 
 std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
+                                const ManifestGPU &gpu,
                                 const ManifestTarget &target,
                                 const ManifestModel &model) {
   std::string text;
@@ -219,6 +220,16 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
       j.attribute("cpu", target.cpu);
       j.attribute("features", target.features);
     });
+    // The GPU kernels of the model (docs/artifact.md): not run by this
+    // runtime yet, carried so that one file serves both devices.
+    if (!gpu.section.empty())
+      j.attributeObject("gpu", [&] {
+        j.attribute("kind", "cuda");
+        j.attribute("arch", gpu.arch);
+        j.attribute("section", gpu.section);
+        j.attribute("format", gpu.format);
+        j.attribute("kernels", gpu.kernels);
+      });
     j.attributeArray("entry_points", [&] {
       for (const ManifestEntry &e : entries)
         j.object([&] {

@@ -34,6 +34,13 @@ struct ManifestTarget {
   std::string triple, cpu, features;
 };
 
+/// GPU kernels carried beside the CPU code (`--target=cuda`): the section
+/// holding them and what they are. Empty `section`: none.
+struct ManifestGPU {
+  std::string arch, section, format;
+  int64_t kernels = 0;
+};
+
 /// The module's `lctx.model` description: (key, value) in dictionary order;
 /// integers are kept as integers in the manifest.
 struct ManifestModelEntry {
@@ -60,6 +67,7 @@ uint64_t stateBytes(const std::vector<ManifestEntry> &entries,
 
 /// The manifest JSON text.
 std::string writeManifest(const std::vector<ManifestEntry> &entries,
+                          const ManifestGPU &gpu,
                           const ManifestTarget &target,
                           const ManifestModel &model = {});
 

@@ -161,9 +161,9 @@ int main(int argc, char **argv) {
     return fail("--target=" + targetName +
                 " is not supported (supported: cpu, cuda)");
   bool gpuEmit = emit == Emit::PTX || emit == Emit::Cubin;
-  if (cuda && !gpuEmit && emit != Emit::MLIR)
-    return fail("--target=cuda writes --emit=ptx, --emit=cubin or "
-                "--emit=mlir (GPU code in artifacts comes next)");
+  if (cuda && !gpuEmit && emit != Emit::MLIR && emit != Emit::Artifact)
+    return fail("--target=cuda writes --emit=artifact (the default: CPU "
+                "code plus the GPU kernels), ptx, cubin or mlir");
   if (!cuda && gpuEmit)
     return fail("--emit=ptx and --emit=cubin need --target=cuda");
   std::string output = outputFile.empty() ? defaultOutput() : outputFile;
@@ -178,7 +178,8 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  Progress progress(cuda ? 2 : emit == Emit::Artifact ? 5 : 4);
+  Progress progress(cuda ? (emit == Emit::Artifact ? 7 : 2)
+                         : emit == Emit::Artifact ? 5 : 4);
   progress.start("parse and verify");
   std::string error;
   auto input = openInputFile(inputFile, &error);
@@ -201,13 +202,21 @@ int main(int argc, char **argv) {
     if (failed(derive.run(*module)))
       return 1;
   }
+  // The cuda target: the GPU kernels alone (--emit=ptx/cubin/mlir), or
+  // beside the CPU code in the artifact.
+  lctxc::ManifestGPU gpu;
+  std::string gpuObject;
   if (cuda) {
     progress.done();
     progress.start("lctx cuda pipeline (" + gpuArch + ")");
+    bool artifact = emit == Emit::Artifact;
     lctx::CUDAOptions options;
     options.chip = gpuArch;
-    options.cubin = emit == Emit::Cubin;
     options.toolkit = cudaPath;
+    // An artifact carries cubin when ptxas is at hand, else PTX.
+    options.cubin = emit == Emit::Cubin ||
+                    (artifact && (!cudaPath.empty() ||
+                                  !lctx::findCUDAToolkit().empty()));
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
@@ -219,21 +228,32 @@ int main(int argc, char **argv) {
       pm.printAsTextualPipeline(llvm::errs());
       llvm::errs() << "\n";
     }
-    (*module)->removeAttr(lctx::LCtxDialect::getModelAttrName());
-    if (failed(pm.run(*module)))
+    OwningOpRef<ModuleOp> gpuModule = (*module).clone();
+    (*gpuModule)->removeAttr(lctx::LCtxDialect::getModelAttrName());
+    if (failed(pm.run(*gpuModule)))
       return 1;
     progress.done();
     if (emit == Emit::MLIR) {
       std::string text;
       llvm::raw_string_ostream os(text);
-      module->print(os);
+      gpuModule->print(os);
       return writeFile(output, text) ? 0 : 1;
     }
-    SmallVector<std::string> objects = lctx::collectGPUObjects(*module);
+    SmallVector<std::string> objects = lctx::collectGPUObjects(*gpuModule);
     if (objects.size() != 1)
       return fail("expected one GPU module of kernels, got " +
                   std::to_string(objects.size()));
-    return writeFile(output, objects.front()) ? 0 : 1;
+    if (!artifact)
+      return writeFile(output, objects.front()) ? 0 : 1;
+    gpuObject = std::move(objects.front());
+    gpu.arch = gpuArch;
+    gpu.format = options.cubin ? "cubin" : "ptx";
+    gpu.section = gpu.format + "." + gpuArch;
+    (*gpuModule)->walk([&](Operation *op) {
+      if (op->getName().getStringRef() == "gpu.launch_func")
+        ++gpu.kernels;
+    });
+    progress.start("entry points");
   }
   std::vector<lctxc::ManifestEntry> entries;
   if (failed(lctxc::collectEntryPoints(*module, entries)))
@@ -313,13 +333,22 @@ int main(int argc, char **argv) {
   manifest.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::Manifest);
   manifest.name = "manifest";
   manifest.payload =
-      lctxc::writeManifest(entries, target, model);
+      lctxc::writeManifest(entries, gpu, target, model);
   sections.push_back(std::move(manifest));
   lctxrt::ArtifactSection cpu;
   cpu.kind = static_cast<uint32_t>(lctxrt::ArtifactSectionKind::CpuSo);
   cpu.name = "cpu.so";
   cpu.payload = std::move(sharedObject);
   sections.push_back(std::move(cpu));
+  if (!gpu.section.empty()) {
+    lctxrt::ArtifactSection kernels;
+    kernels.kind = static_cast<uint32_t>(
+        gpu.format == "cubin" ? lctxrt::ArtifactSectionKind::Cubin
+                              : lctxrt::ArtifactSectionKind::Ptx);
+    kernels.name = gpu.section;
+    kernels.payload = std::move(gpuObject);
+    sections.push_back(std::move(kernels));
+  }
   if (!lctxrt::writeArtifact(output, sections, &error))
     return fail(error);
   progress.done();
