@@ -593,6 +593,19 @@ FailureOr<func::FuncOp> Deriver::run() {
       return failure();
   }
 
+  // The caches' names must not be the prefill's own states'.
+  for (auto &[arg, state] : newStates)
+    for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
+      if (DictionaryAttr attrs = prefill.getArgAttrDict(i);
+          attrs && stateName(attrs.getValue()) == state) {
+        decode.erase();
+        return prefill.emitOpError()
+               << "argument " << i << " is state '" << state
+               << "', the name of a cache @" << name
+               << " needs: rename that state (derived caches are "
+                  "[global.|local.]attention.<i>.*)";
+      }
+
   // Results: the prefill's that this step computes (one token each; the
   // position advanced by one), then the rate's hand-over states, then the
   // caches.

@@ -111,3 +111,21 @@ func.func @prefill(%x: tensor<1x8x4xf32> {lctx.input = "x"}) -> tensor<1x8x4xf32
 // expected-error @+1 {{'lctx.decode' is only allowed on a function}}
 module attributes {lctx.decode = "decode"} {
 }
+
+// -----
+
+// expected-error @+1 {{argument 1 is state 'attention.0.k', the name of a cache @decode needs: rename that state}}
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
+                   %s: tensor<4xf32> {lctx.state = "attention.0.k"})
+    -> (tensor<1x2x8x4xf32> {lctx.output = "y"},
+        tensor<4xf32> {lctx.state = "attention.0.k"})
+    attributes {lctx.decode = "decode"} {
+  %x4 = tensor.expand_shape %x [[0], [1], [2, 3]] output_shape [1, 8, 2, 4]
+      : tensor<1x8x8xf32> into tensor<1x8x2x4xf32>
+  %e = tensor.empty() : tensor<1x2x8x4xf32>
+  %q = linalg.transpose ins(%x4 : tensor<1x8x2x4xf32>)
+      outs(%e : tensor<1x2x8x4xf32>) permutation = [0, 2, 1, 3]
+  %o = lctx.attention %q, %q, %q
+      : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>
+  return %o, %s : tensor<1x2x8x4xf32>, tensor<4xf32>
+}
