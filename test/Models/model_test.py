@@ -291,6 +291,7 @@ def main():
         os.path.join(HERE, "Inputs", "switch-capacity.json"),
         os.path.join(HERE, "Inputs", "mod-causal.json"),
         os.path.join(HERE, "Inputs", "mod-topk.json"),
+        os.path.join(HERE, "Inputs", "mod-long.json"),
         os.path.join(HERE, "Inputs", "megalodon-tiny.json"),
         os.path.join(HERE, "Inputs", "mod-switch.json"),
         os.path.join(HERE, "Inputs", "megabyte-infini.json")]
