@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using lctxrt::makeStatus;
@@ -204,7 +205,13 @@ std::string Writer::buildHeader() {
 }
 
 lctxrt_status_t Writer::writeFile(const std::string &header) const {
-  const std::string tmpPath = path + ".tmp";
+  // Written to <path>.tmp and renamed, so that a reader never sees half a
+  // file; a path that exists and is not a regular file (/dev/null, a pipe)
+  // is written in place instead, never replaced.
+  struct stat existing;
+  const bool special =
+      ::stat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode);
+  const std::string tmpPath = special ? path : path + ".tmp";
   int fd =
       ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
@@ -223,10 +230,11 @@ lctxrt_status_t Writer::writeFile(const std::string &header) const {
     error = writeAll(fd, tensors[layout[i]].data, tensors[layout[i]].byte_size);
   if (::close(fd) != 0 && !error)
     error = errno;
-  if (!error && std::rename(tmpPath.c_str(), path.c_str()) != 0)
+  if (!error && !special && std::rename(tmpPath.c_str(), path.c_str()) != 0)
     error = errno;
   if (error) {
-    ::unlink(tmpPath.c_str());
+    if (!special)
+      ::unlink(tmpPath.c_str());
     return makeStatus(LCTXRT_IO_ERROR,
                       path + ": cannot write: " + errnoMessage(error));
   }

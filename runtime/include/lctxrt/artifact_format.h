@@ -24,6 +24,8 @@
 #ifndef LCTXRT_ARTIFACT_FORMAT_H
 #define LCTXRT_ARTIFACT_FORMAT_H
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -306,9 +308,11 @@ inline bool serializeArtifact(const std::vector<ArtifactSection> &sections,
 }
 
 /// Writes the artifact of \p sections (see serializeArtifact()) to
-/// `<path>.tmp` and renames it to \p path. Returns false with a message in
-/// \p error (if non-null) on invalid sections or an I/O failure; no
-/// temporary file is left behind then.
+/// `<path>.tmp` and renames it to \p path, so that a reader never sees half
+/// a file; a \p path that exists and is not a regular file (`/dev/null`, a
+/// pipe) is written in place instead, never replaced. Returns false with a
+/// message in \p error (if non-null) on invalid sections or an I/O
+/// failure; no temporary file is left behind then.
 inline bool writeArtifact(const std::string &path,
                           const std::vector<ArtifactSection> &sections,
                           std::string *error) {
@@ -319,9 +323,13 @@ inline bool writeArtifact(const std::string &path,
       *error = path + ": " + message;
     return false;
   }
-  const std::string tmpPath = path + ".tmp";
+  struct stat existing;
+  const bool special = ::stat(path.c_str(), &existing) == 0 &&
+                       !S_ISREG(existing.st_mode);
+  const std::string tmpPath = special ? path : path + ".tmp";
   const auto fail = [&](const char *what, int errorNumber) {
-    std::remove(tmpPath.c_str());
+    if (!special)
+      std::remove(tmpPath.c_str());
     if (error)
       *error = path + ": cannot " + what + " " + tmpPath + ": " +
                std::strerror(errorNumber);
@@ -341,7 +349,7 @@ inline bool writeArtifact(const std::string &path,
     writeErrno = errno ? errno : EIO;
   if (written != image.size() || writeErrno != 0)
     return fail("write", writeErrno ? writeErrno : EIO);
-  if (std::rename(tmpPath.c_str(), path.c_str()) != 0)
+  if (!special && std::rename(tmpPath.c_str(), path.c_str()) != 0)
     return fail("rename", errno);
   return true;
 }
