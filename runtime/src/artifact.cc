@@ -430,6 +430,12 @@ lctxrt_status_t Loader::loadCode(const SectionRecord &section,
   // Compiled code allocates through the runtime (kernel_alloc.h).
   if (void *hook = ::dlsym(code.handle, "lctx_rt_alloc_hook"))
     *static_cast<void *(**)(size_t, size_t)>(hook) = &lctxrt::kernelAlloc;
+  if (void *hook = ::dlsym(code.handle, "lctx_rt_free_hook"))
+    *static_cast<void (**)(void *)>(hook) = &lctxrt::kernelFree;
+  // The OpenMP runtime the code runs its parallel loops on (a dependency
+  // of the code, so found through its handle).
+  lctxrt::setInParallelQuery(reinterpret_cast<int (*)()>(
+      ::dlsym(code.handle, "omp_in_parallel")));
   ::dlerror();
   return nullptr;
 }

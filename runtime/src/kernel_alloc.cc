@@ -7,9 +7,11 @@
 #include "kernel_alloc.h"
 
 #include <algorithm>
+#include <atomic>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 
 namespace {
 
@@ -33,7 +35,56 @@ size_t allocationLimit() {
 thread_local std::jmp_buf *tUnwind = nullptr;
 thread_local size_t tFailedBytes = 0;
 
+std::atomic<int (*)()> gInParallel{nullptr};
+
+/// The reserve for allocations that fail inside a parallel region: a bump
+/// region set aside at the first call (while memory is available), reset
+/// when no call is running.
+constexpr size_t kReserveBytes = size_t(64) << 20;
+std::mutex gReserveMutex;
+unsigned char *gReserve = nullptr;
+size_t gReserveUsed = 0;
+int gActiveCalls = 0;
+
+bool inParallelRegion() {
+  int (*query)() = gInParallel.load(std::memory_order_relaxed);
+  return query && query() != 0;
+}
+
+void *fromReserve(size_t align, size_t size) {
+  std::lock_guard<std::mutex> lock(gReserveMutex);
+  if (gReserve) {
+    size_t start = (gReserveUsed + align - 1) / align * align;
+    if (start <= kReserveBytes && size <= kReserveBytes - start) {
+      gReserveUsed = start + size;
+      return gReserve + start;
+    }
+  }
+  return nullptr;
+}
+
+void enterCall() {
+  std::lock_guard<std::mutex> lock(gReserveMutex);
+  if (!gReserve) {
+    void *block = nullptr;
+    if (::posix_memalign(&block, 4096, kReserveBytes) == 0)
+      gReserve = static_cast<unsigned char *>(block);
+  }
+  ++gActiveCalls;
+}
+
+void leaveCall() {
+  std::lock_guard<std::mutex> lock(gReserveMutex);
+  if (--gActiveCalls == 0)
+    gReserveUsed = 0;
+}
+
 } // namespace
+
+void lctxrt::setInParallelQuery(int (*query)()) {
+  if (query)
+    gInParallel.store(query, std::memory_order_relaxed);
+}
 
 extern "C" void *lctxrt::kernelAlloc(size_t align, size_t size) {
   void *block = nullptr;
@@ -41,29 +92,45 @@ extern "C" void *lctxrt::kernelAlloc(size_t align, size_t size) {
   if (size <= allocationLimit() &&
       ::posix_memalign(&block, align, size ? size : 1) == 0)
     return block;
-  if (tUnwind) {
+  if (tUnwind && !inParallelRegion()) {
     tFailedBytes = size;
     std::longjmp(*tUnwind, 1);
   }
+  if (void *reserved = fromReserve(align, size ? size : 1))
+    return reserved;
   std::fprintf(stderr,
-               "lctxrt: fatal: compiled code could not allocate %zu bytes on "
-               "a worker thread (out of memory)\n",
-               size);
+               "lctxrt: fatal: compiled code could not allocate %zu bytes "
+               "inside a parallel region, and the %zu-byte reserve for that "
+               "is exhausted (out of memory)\n",
+               size, kReserveBytes);
   std::abort();
+}
+
+extern "C" void lctxrt::kernelFree(void *block) {
+  auto *p = static_cast<unsigned char *>(block);
+  {
+    std::lock_guard<std::mutex> lock(gReserveMutex);
+    if (gReserve && p >= gReserve && p < gReserve + kReserveBytes)
+      return; // reclaimed when no call is running
+  }
+  std::free(block);
 }
 
 // Nothing with a destructor lives in this frame or in the compiled code's
 // frames that longjmp skips.
 bool lctxrt::callEntry(EntryFunction fn, void **args, size_t &failedBytes) {
+  enterCall();
   std::jmp_buf unwind;
   std::jmp_buf *outer = tUnwind;
   if (setjmp(unwind) != 0) {
     tUnwind = outer;
     failedBytes = tFailedBytes;
+    leaveCall();
     return false;
   }
   tUnwind = &unwind;
   fn(args);
   tUnwind = outer;
+  leaveCall();
   return true;
 }

@@ -5,13 +5,16 @@
 //===----------------------------------------------------------------------===//
 ///
 /// \file
-/// Compiled code allocates its temporaries through the exported slot
-/// `lctx_rt_alloc_hook` (docs/artifact.md). The loader points it at
-/// kernelAlloc, and sessions call entry points through callEntry: when an
-/// allocation fails on the calling thread, the call unwinds to callEntry,
-/// which reports it, so that out-of-memory is a status and never a null
-/// dereference. (On an OpenMP worker thread, where nothing can unwind, the
-/// process stops with a message naming the size.)
+/// Compiled code allocates its temporaries through the exported slots
+/// `lctx_rt_alloc_hook` / `lctx_rt_free_hook` (docs/artifact.md). The
+/// loader points them at kernelAlloc / kernelFree, and sessions call entry
+/// points through callEntry: when an allocation fails on the calling thread
+/// outside a parallel region, the call unwinds to callEntry, which reports
+/// it, so that out-of-memory is a status and never a null dereference.
+/// Inside a parallel region (on any thread of the team) nothing can unwind:
+/// the block comes from a reserve set aside while memory was available, the
+/// call completes, and its result is correct. Only an exhausted reserve
+/// stops the process, with a message naming the size.
 ///
 //===----------------------------------------------------------------------===//
 
@@ -24,9 +27,15 @@ namespace lctxrt {
 
 using EntryFunction = void (*)(void **);
 
-/// The allocation hook the loader installs: `align`-aligned `size` bytes,
-/// released with free().
+/// The allocation hooks the loader installs: `align`-aligned `size` bytes,
+/// released with kernelFree().
 extern "C" void *kernelAlloc(size_t align, size_t size);
+extern "C" void kernelFree(void *block);
+
+/// Tells the allocator how to know whether the current thread runs inside
+/// an OpenMP parallel region (the code's `omp_in_parallel`), where a failed
+/// allocation must not unwind.
+void setInParallelQuery(int (*query)());
 
 /// Calls `fn(args)`. Returns false if compiled code could not allocate
 /// (`failedBytes` is then the size it asked for); the call's outputs and

@@ -52,10 +52,11 @@ lctxc::createHostTargetMachine(const std::string &cpu, ManifestTarget &target,
   return tm;
 }
 
-/// The exported slot through which a runtime takes over the compiled
+/// The exported slots through which a runtime takes over the compiled
 /// code's heap allocations (docs/artifact.md): `void *(*)(size_t align,
-/// size_t size)`, null by default.
+/// size_t size)` and `void (*)(void *)`, null by default.
 static constexpr const char kAllocHookName[] = "lctx_rt_alloc_hook";
+static constexpr const char kFreeHookName[] = "lctx_rt_free_hook";
 
 /// Routes every `malloc` and `aligned_alloc` call of the code through
 /// `lctx_rt_alloc_hook` when a runtime has set it (lctxrt does, so that an
@@ -102,6 +103,35 @@ static void addAllocationHook(Module &module) {
   };
   wrap("malloc", /*aligned=*/false);
   wrap("aligned_alloc", /*aligned=*/true);
+
+  // free(p) = free_hook ? free_hook(p) : free(p): a runtime that serves
+  // some blocks from its own reserve releases them itself.
+  Function *libcFree = module.getFunction("free");
+  if (!libcFree || libcFree->use_empty())
+    return;
+  auto *freeHook = new GlobalVariable(module, ptr, /*isConstant=*/false,
+                                      GlobalValue::ExternalLinkage,
+                                      ConstantPointerNull::get(ptr),
+                                      kFreeHookName);
+  Function *wrapper = Function::Create(libcFree->getFunctionType(),
+                                       GlobalValue::InternalLinkage,
+                                       "lctx_free", module);
+  BasicBlock *entry = BasicBlock::Create(ctx, "entry", wrapper);
+  BasicBlock *viaHook = BasicBlock::Create(ctx, "hook", wrapper);
+  BasicBlock *viaLibc = BasicBlock::Create(ctx, "libc", wrapper);
+  IRBuilder<> b(entry);
+  Value *fn = b.CreateLoad(ptr, freeHook);
+  b.CreateCondBr(b.CreateIsNull(fn), viaLibc, viaHook);
+  b.SetInsertPoint(viaHook);
+  b.CreateCall(libcFree->getFunctionType(), fn, {wrapper->getArg(0)});
+  b.CreateRetVoid();
+  b.SetInsertPoint(viaLibc);
+  b.CreateCall(libcFree, {wrapper->getArg(0)});
+  b.CreateRetVoid();
+  libcFree->replaceUsesWithIf(wrapper, [&](Use &use) {
+    auto *inst = dyn_cast<Instruction>(use.getUser());
+    return inst && inst->getFunction() != wrapper;
+  });
 }
 
 bool lctxc::addPackedEntryPoints(Module &module,
@@ -144,7 +174,8 @@ bool lctxc::addPackedEntryPoints(Module &module,
     if (!f.isDeclaration() && !f.getName().starts_with("lctx_entry_"))
       f.setLinkage(GlobalValue::InternalLinkage);
   for (GlobalVariable &g : module.globals())
-    if (!g.isDeclaration() && g.getName() != kAllocHookName)
+    if (!g.isDeclaration() && g.getName() != kAllocHookName &&
+        g.getName() != kFreeHookName)
       g.setLinkage(GlobalValue::InternalLinkage);
   return true;
 }
