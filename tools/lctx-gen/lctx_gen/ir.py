@@ -20,6 +20,19 @@ def module_text(header, model, fns):
             + body + "}\n")
 
 
+def decoder_prefill(c, stack):
+    """prefill(ids [B, T]) -> logits [B, T, V] of a decoder whose logits are
+    tied to its embedding; `stack(f, x)` writes the layers and the final
+    norm. lctx-compile derives its decode entry (lctx.decode)."""
+    b, t, v, d = c["batch"], c["context"], c["vocab"], c["dim"]
+    f = Func("prefill", decode="decode")
+    ids = f.input("ids", [b, t], "i32")
+    emb = f.weight("embed", [v, d])
+    x = stack(f, f.embedding(emb, ids))
+    f.output("logits", f.linear(x, emb, transpose=True))
+    return f
+
+
 def ty(shape, elt="f32"):
     return "tensor<" + "".join(f"{d}x" for d in shape) + elt + ">"
 

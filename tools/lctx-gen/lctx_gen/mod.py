@@ -25,7 +25,7 @@ routed layer `attention.<i>.kpos` [B, T] (i64), added by the derivation.
 
 import math
 
-from .ir import Func, Value, module_text
+from .ir import Func, Value, decoder_prefill, module_text
 from .switch import _moe_fn as switch_ffn
 
 
@@ -87,13 +87,7 @@ def _stack(f, c, x):
 
 
 def prefill(c):
-    b, t, v, d = c["batch"], c["context"], c["vocab"], c["dim"]
-    f = Func("prefill", decode="decode")
-    ids = f.input("ids", [b, t], "i32")
-    emb = f.weight("embed", [v, d])
-    x = _stack(f, c, f.embedding(emb, ids))
-    f.output("logits", f.linear(x, emb, transpose=True))
-    return f
+    return decoder_prefill(c, lambda f, x: _stack(f, c, x))
 
 
 def generate(c):

@@ -13,7 +13,7 @@ States (decode): `pos` (i64 [1]) and per layer `attention.<i>.k/v`
 [B, H, T, Dh], added by the derivation.
 """
 
-from .ir import Func, Value, module_text
+from .ir import Func, Value, decoder_prefill, module_text
 
 
 def _moe_fn(f, c, i, dropless):
@@ -44,13 +44,7 @@ def _stack(f, c, x, dropless):
 
 
 def prefill(c):
-    b, t, v, d = c["batch"], c["context"], c["vocab"], c["dim"]
-    f = Func("prefill", decode="decode")
-    ids = f.input("ids", [b, t], "i32")
-    emb = f.weight("embed", [v, d])
-    x = _stack(f, c, f.embedding(emb, ids), c["dropless"])
-    f.output("logits", f.linear(x, emb, transpose=True))
-    return f
+    return decoder_prefill(c, lambda f, x: _stack(f, c, x, c["dropless"]))
 
 
 def generate(c):
