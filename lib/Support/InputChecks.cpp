@@ -68,6 +68,37 @@ bool startsWithIntegerList(llvm::StringRef rest) {
   }
 }
 
+/// True if the reassociation list starting at the first '[' of `rest` (before
+/// the statement's ':' or the end of the line) holds an empty group, such as
+/// `[[0], [], [1]]`: MLIR 19's reshape verifiers read the first expression
+/// of every group and crash on an empty one.
+bool hasEmptyReassociationGroup(llvm::StringRef rest) {
+  size_t open = rest.find_first_of("[:\n");
+  if (open == llvm::StringRef::npos || rest[open] != '[')
+    return false;
+  int depth = 0;
+  for (size_t i = open, e = rest.size(); i < e; ++i) {
+    char c = rest[i];
+    if (c == '[') {
+      ++depth;
+      // MLIR's lexer skips stray NUL bytes like whitespace.
+      if (depth == 2 && rest.substr(i + 1)
+                            .drop_while([](char k) {
+                              return k == '\0' ||
+                                     std::isspace(static_cast<unsigned char>(k));
+                            })
+                            .starts_with("]"))
+        return true;
+    } else if (c == ']') {
+      if (--depth == 0)
+        return false;
+    } else if (c == '\n' || c == ':') {
+      return false;
+    }
+  }
+  return false;
+}
+
 bool isIdentifierChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
          c == '$';
@@ -97,6 +128,15 @@ std::optional<size_t> lctx::findMalformedIntegerList(llvm::StringRef text) {
       if (rest.consume_front("=") && !startsWithIntegerList(rest))
         return i;
     }
+    for (llvm::StringRef keyword :
+         {"collapse_shape", "expand_shape", "reassociation"}) {
+      if (!text.substr(i).starts_with(keyword) ||
+          (i > 0 && isIdentifierChar(text[i - 1]) && text[i - 1] != '.') ||
+          (i + keyword.size() < e && isIdentifierChar(text[i + keyword.size()])))
+        continue;
+      if (hasEmptyReassociationGroup(text.substr(i + keyword.size())))
+        return i;
+    }
   }
   return std::nullopt;
 }
@@ -114,15 +154,23 @@ bool lctx::checkIRText(llvm::SourceMgr &sourceMgr, unsigned limit) {
     return false;
   }
   if (std::optional<size_t> at = findMalformedIntegerList(buffer->getBuffer())) {
+    llvm::StringRef found = buffer->getBuffer().substr(*at);
+    llvm::SMLoc loc =
+        llvm::SMLoc::getFromPointer(buffer->getBufferStart() + *at);
+    if (!found.starts_with("permutation") && !found.starts_with("dimensions")) {
+      llvm::StringRef keyword = found.take_while(
+          [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+      sourceMgr.PrintMessage(
+          loc, llvm::SourceMgr::DK_Error,
+          llvm::Twine("empty group in the reassociation of '") + keyword +
+              "': every group needs at least one dimension");
+      return false;
+    }
     llvm::StringRef keyword =
-        buffer->getBuffer().substr(*at).starts_with("permutation")
-            ? "permutation"
-            : "dimensions";
-    sourceMgr.PrintMessage(
-        llvm::SMLoc::getFromPointer(buffer->getBufferStart() + *at),
-        llvm::SourceMgr::DK_Error,
-        llvm::Twine("malformed integer list after '") + keyword +
-            " =': expected [i, j, ...]");
+        found.starts_with("permutation") ? "permutation" : "dimensions";
+    sourceMgr.PrintMessage(loc, llvm::SourceMgr::DK_Error,
+                           llvm::Twine("malformed integer list after '") +
+                               keyword + " =': expected [i, j, ...]");
     return false;
   }
   return true;

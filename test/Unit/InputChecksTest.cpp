@@ -66,3 +66,24 @@ TEST(InputChecks, MalformedIntegerLists) {
   EXPECT_TRUE(findMalformedIntegerList("dimensions = x"));
   EXPECT_TRUE(findMalformedIntegerList("dimensions = [1"));
 }
+
+TEST(InputChecks, EmptyReassociationGroups) {
+  using mlir::lctx::findMalformedIntegerList;
+  EXPECT_FALSE(findMalformedIntegerList(
+      "%c = tensor.collapse_shape %x [[0], [1, 2]] : tensor<1x2x3xf32>"));
+  EXPECT_FALSE(findMalformedIntegerList(
+      "%c = tensor.collapse_shape %x [] : tensor<1x1xf32> into tensor<f32>"));
+  EXPECT_FALSE(findMalformedIntegerList(
+      "%e = tensor.expand_shape %x [[0, 1]] output_shape [1, 2] : t"));
+  EXPECT_FALSE(findMalformedIntegerList("// collapse_shape %x [[0], []]\n"));
+  EXPECT_EQ(findMalformedIntegerList("%c = tensor.collapse_shape %x [[0], [ ], "
+                                     "[2, 3]] : t"),
+            12u);
+  EXPECT_TRUE(findMalformedIntegerList(
+      "%e = memref.expand_shape %x [[], [0]] output_shape [1] : t"));
+  // A NUL byte is skipped by MLIR's lexer like a blank (found by the fuzzer).
+  EXPECT_TRUE(findMalformedIntegerList(llvm::StringRef(
+      "%c = tensor.collapse_shape %x [[0], [\0], [1]] : t", 49)));
+  EXPECT_TRUE(findMalformedIntegerList(
+      "\"tensor.collapse_shape\"(%x) <{reassociation = [[0], []]}> : t"));
+}

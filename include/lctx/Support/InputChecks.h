@@ -37,7 +37,11 @@ std::optional<size_t> findExcessiveNesting(llvm::StringRef text,
 /// linalg.reduce crash on a malformed integer list after `permutation =` or
 /// `dimensions =` (`[1 0]`, `[1,>`, `x`): returns the offset of the first
 /// such keyword (outside strings and comments) not followed by `[]`,
-/// `[int, ...]` or the generic form's `array<`, or nullopt.
+/// `[int, ...]` or the generic form's `array<`. MLIR 19's reshape
+/// verifiers crash on an empty group in a reassociation list
+/// (`tensor.collapse_shape %x [[0], [], [1]]`, `reassociation = [[]]`):
+/// such a list after `collapse_shape`, `expand_shape` or `reassociation`
+/// is reported too. Returns the offset of the keyword, or nullopt.
 std::optional<size_t> findMalformedIntegerList(llvm::StringRef text);
 
 /// Checks the main buffer of `sourceMgr` before parsing (excessive nesting,
