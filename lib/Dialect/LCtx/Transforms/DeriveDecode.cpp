@@ -515,6 +515,13 @@ FailureOr<func::FuncOp> Deriver::run() {
   MLIRContext *ctx = prefill.getContext();
   Location loc = prefill.getLoc();
   selectOps();
+  // The local step computes the outputs from the global model's output.
+  if (rate == Rate::Local &&
+      !selected.contains(
+          *prefill.getBody().front().getOps<PatchToLocalOp>().begin()))
+    return prefill.emitOpError()
+           << "a two-rate decode needs an lctx.output result computed by "
+              "the local model (from lctx.patch.to_local)";
 
   // The signature so far: the prefill's arguments, one token each (a patch
   // model's byte input is replaced by its per-step inputs and erased).

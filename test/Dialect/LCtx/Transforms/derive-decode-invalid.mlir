@@ -129,3 +129,24 @@ func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
       : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>
   return %o, %s : tensor<1x2x8x4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// A patch model's local step computes the outputs: without an lctx.output
+// there is nothing for it to step (found by the IR fuzzer).
+// expected-error @+1 {{a two-rate decode needs an lctx.output result computed by the local model (from lctx.patch.to_local)}}
+func.func @prefill(%ids: tensor<1x16xi32> {lctx.input = "ids"},
+                   %tab: tensor<256x8xf32> {lctx.weight = "embed"},
+                   %pad: tensor<4x8xf32> {lctx.weight = "pad"},
+                   %wgl: tensor<8x16xf32> {lctx.weight = "wgl"},
+                   %ltab: tensor<256x16xf32> {lctx.weight = "ltab"},
+                   %lpad: tensor<16xf32> {lctx.weight = "lpad"})
+    -> tensor<1x16x16xf32> attributes {lctx.decode = "decode"} {
+  %g = lctx.patch.embed %ids, %tab, %pad {patch_size = 4 : i64}
+      : tensor<1x16xi32>, tensor<256x8xf32>, tensor<4x8xf32>
+  %l = lctx.patch.to_local %g, %wgl, %ids, %ltab, %lpad {patch_size = 4 : i64}
+      : tensor<1x4x32xf32>, tensor<8x16xf32>, tensor<1x16xi32>,
+        tensor<256x16xf32>, tensor<16xf32>
+  %m = lctx.patch.merge %l : tensor<4x4x16xf32> -> tensor<1x16x16xf32>
+  return %m : tensor<1x16x16xf32>
+}
