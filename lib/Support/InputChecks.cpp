@@ -13,23 +13,33 @@
 
 using namespace mlir;
 
+namespace {
+/// If a string literal (honouring backslash escapes) or a `//` comment
+/// starts at `i`, moves `i` to its last character and returns true.
+bool skipStringOrComment(llvm::StringRef text, size_t &i) {
+  size_t e = text.size();
+  if (text[i] == '"') {
+    for (++i; i < e && text[i] != '"'; ++i)
+      if (text[i] == '\\')
+        ++i;
+    return true;
+  }
+  if (text[i] == '/' && i + 1 < e && text[i + 1] == '/') {
+    while (i < e && text[i] != '\n')
+      ++i;
+    return true;
+  }
+  return false;
+}
+} // namespace
+
 std::optional<size_t> lctx::findExcessiveNesting(llvm::StringRef text,
                                                  unsigned limit) {
   unsigned depth = 0;
   for (size_t i = 0, e = text.size(); i < e; ++i) {
     char c = text[i];
-    if (c == '"') {
-      // Skip a string literal, honouring backslash escapes.
-      for (++i; i < e && text[i] != '"'; ++i)
-        if (text[i] == '\\')
-          ++i;
+    if (skipStringOrComment(text, i))
       continue;
-    }
-    if (c == '/' && i + 1 < e && text[i + 1] == '/') {
-      while (i < e && text[i] != '\n')
-        ++i;
-      continue;
-    }
     if (c == '(' || c == '[' || c == '{' || c == '<') {
       if (++depth > limit)
         return i;
@@ -107,18 +117,8 @@ bool isIdentifierChar(char c) {
 
 std::optional<size_t> lctx::findMalformedIntegerList(llvm::StringRef text) {
   for (size_t i = 0, e = text.size(); i < e; ++i) {
-    char c = text[i];
-    if (c == '"') {
-      for (++i; i < e && text[i] != '"'; ++i)
-        if (text[i] == '\\')
-          ++i;
+    if (skipStringOrComment(text, i))
       continue;
-    }
-    if (c == '/' && i + 1 < e && text[i + 1] == '/') {
-      while (i < e && text[i] != '\n')
-        ++i;
-      continue;
-    }
     for (llvm::StringRef keyword : {"permutation", "dimensions"}) {
       if (!text.substr(i).starts_with(keyword) ||
           (i > 0 && isIdentifierChar(text[i - 1])) ||

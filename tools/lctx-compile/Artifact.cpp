@@ -58,80 +58,79 @@ lctxc::createHostTargetMachine(const std::string &cpu, ManifestTarget &target,
 static constexpr const char kAllocHookName[] = "lctx_rt_alloc_hook";
 static constexpr const char kFreeHookName[] = "lctx_rt_free_hook";
 
-/// Routes every `malloc` and `aligned_alloc` call of the code through
-/// `lctx_rt_alloc_hook` when a runtime has set it (lctxrt does, so that an
-/// allocation that fails becomes a status instead of a null dereference),
-/// and to the C library otherwise (code linked into a program of its own).
-/// Blocks from the hook are released with `free` like the C library's.
-static void addAllocationHook(Module &module) {
-  LLVMContext &ctx = module.getContext();
-  PointerType *ptr = PointerType::get(ctx, 0);
-  Type *i64 = Type::getInt64Ty(ctx);
-  auto *hook = new GlobalVariable(module, ptr, /*isConstant=*/false,
-                                  GlobalValue::ExternalLinkage,
-                                  ConstantPointerNull::get(ptr),
-                                  kAllocHookName);
-  auto *hookType = FunctionType::get(ptr, {i64, i64}, false);
-  // wrapper(args) = hook ? hook(align, size) : original(args).
-  auto wrap = [&](StringRef original, bool aligned) {
-    Function *libc = module.getFunction(original);
-    if (!libc || libc->use_empty())
-      return;
-    Function *wrapper = Function::Create(
-        libc->getFunctionType(), GlobalValue::InternalLinkage,
-        ("lctx_" + original).str(), module);
-    BasicBlock *entry = BasicBlock::Create(ctx, "entry", wrapper);
-    BasicBlock *viaHook = BasicBlock::Create(ctx, "hook", wrapper);
-    BasicBlock *viaLibc = BasicBlock::Create(ctx, "libc", wrapper);
-    IRBuilder<> b(entry);
-    Value *fn = b.CreateLoad(ptr, hook);
-    b.CreateCondBr(b.CreateIsNull(fn), viaLibc, viaHook);
-    b.SetInsertPoint(viaHook);
-    Value *align = aligned ? static_cast<Value *>(wrapper->getArg(0))
-                           : ConstantInt::get(i64, 16);
-    Value *size = wrapper->getArg(aligned ? 1 : 0);
-    b.CreateRet(b.CreateCall(hookType, fn, {align, size}));
-    b.SetInsertPoint(viaLibc);
-    SmallVector<Value *> args;
-    for (Argument &arg : wrapper->args())
-      args.push_back(&arg);
-    b.CreateRet(b.CreateCall(libc, args));
-    libc->replaceUsesWithIf(wrapper, [&](Use &use) {
-      auto *inst = dyn_cast<Instruction>(use.getUser());
-      return inst && inst->getFunction() != wrapper;
-    });
-  };
-  wrap("malloc", /*aligned=*/false);
-  wrap("aligned_alloc", /*aligned=*/true);
-
-  // free(p) = free_hook ? free_hook(p) : free(p): a runtime that serves
-  // some blocks from its own reserve releases them itself.
-  Function *libcFree = module.getFunction("free");
-  if (!libcFree || libcFree->use_empty())
+/// Replaces every call of the C library's `name` in the code by a call of
+/// an internal wrapper: `hook ? callHook(hook, args) : name(args)`.
+static void wrapThroughHook(
+    Module &module, StringRef name, GlobalVariable *hook,
+    function_ref<Value *(IRBuilder<> &, Value *, Function *)> callHook) {
+  Function *libc = module.getFunction(name);
+  if (!libc || libc->use_empty())
     return;
-  auto *freeHook = new GlobalVariable(module, ptr, /*isConstant=*/false,
-                                      GlobalValue::ExternalLinkage,
-                                      ConstantPointerNull::get(ptr),
-                                      kFreeHookName);
-  Function *wrapper = Function::Create(libcFree->getFunctionType(),
-                                       GlobalValue::InternalLinkage,
-                                       "lctx_free", module);
+  LLVMContext &ctx = module.getContext();
+  Function *wrapper =
+      Function::Create(libc->getFunctionType(), GlobalValue::InternalLinkage,
+                       ("lctx_" + name).str(), module);
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", wrapper);
   BasicBlock *viaHook = BasicBlock::Create(ctx, "hook", wrapper);
   BasicBlock *viaLibc = BasicBlock::Create(ctx, "libc", wrapper);
   IRBuilder<> b(entry);
-  Value *fn = b.CreateLoad(ptr, freeHook);
+  Value *fn = b.CreateLoad(hook->getValueType(), hook);
   b.CreateCondBr(b.CreateIsNull(fn), viaLibc, viaHook);
+  auto ret = [&](Value *v) {
+    if (wrapper->getReturnType()->isVoidTy())
+      b.CreateRetVoid();
+    else
+      b.CreateRet(v);
+  };
   b.SetInsertPoint(viaHook);
-  b.CreateCall(libcFree->getFunctionType(), fn, {wrapper->getArg(0)});
-  b.CreateRetVoid();
+  ret(callHook(b, fn, wrapper));
   b.SetInsertPoint(viaLibc);
-  b.CreateCall(libcFree, {wrapper->getArg(0)});
-  b.CreateRetVoid();
-  libcFree->replaceUsesWithIf(wrapper, [&](Use &use) {
+  SmallVector<Value *> args;
+  for (Argument &arg : wrapper->args())
+    args.push_back(&arg);
+  ret(b.CreateCall(libc, args));
+  libc->replaceUsesWithIf(wrapper, [&](Use &use) {
     auto *inst = dyn_cast<Instruction>(use.getUser());
     return inst && inst->getFunction() != wrapper;
   });
+}
+
+/// Routes every `malloc`, `aligned_alloc` and `free` call of the code
+/// through `lctx_rt_alloc_hook` / `lctx_rt_free_hook` when a runtime has
+/// set them (lctxrt does, so that an allocation that fails becomes a status
+/// instead of a null dereference, and blocks it serves from its reserve
+/// are released by it), and to the C library otherwise (code linked into a
+/// program of its own).
+static void addAllocationHook(Module &module) {
+  LLVMContext &ctx = module.getContext();
+  PointerType *ptr = PointerType::get(ctx, 0);
+  Type *i64 = Type::getInt64Ty(ctx);
+  auto global = [&](const char *name) {
+    return new GlobalVariable(module, ptr, /*isConstant=*/false,
+                              GlobalValue::ExternalLinkage,
+                              ConstantPointerNull::get(ptr), name);
+  };
+  GlobalVariable *allocHook = global(kAllocHookName);
+  auto *allocType = FunctionType::get(ptr, {i64, i64}, false);
+  // hook(align, size): malloc's blocks are 16-aligned.
+  auto alloc = [&](bool aligned) {
+    return [&, aligned](IRBuilder<> &b, Value *fn, Function *wrapper) {
+      Value *align = aligned ? static_cast<Value *>(wrapper->getArg(0))
+                             : ConstantInt::get(i64, 16);
+      Value *size = wrapper->getArg(aligned ? 1 : 0);
+      return static_cast<Value *>(b.CreateCall(allocType, fn, {align, size}));
+    };
+  };
+  wrapThroughHook(module, "malloc", allocHook, alloc(false));
+  wrapThroughHook(module, "aligned_alloc", allocHook, alloc(true));
+  if (Function *libcFree = module.getFunction("free");
+      libcFree && !libcFree->use_empty())
+    wrapThroughHook(module, "free", global(kFreeHookName),
+                    [&](IRBuilder<> &b, Value *fn, Function *wrapper) {
+                      return static_cast<Value *>(
+                          b.CreateCall(libcFree->getFunctionType(), fn,
+                                       {wrapper->getArg(0)}));
+                    });
 }
 
 bool lctxc::addPackedEntryPoints(Module &module,
