@@ -22,12 +22,14 @@ usage: model_test.py --build-dir DIR [--config FILE ...] [--keep DIR]
 import argparse
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import FAILURES, check, read_safetensors, rel_error  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -42,32 +44,6 @@ import mod as mod_ref  # noqa: E402
 import switch as switch_ref  # noqa: E402
 
 TOL = 1e-4
-FAILURES = []
-
-
-def check(cond, message):
-    print(("ok   " if cond else "FAIL ") + message)
-    if not cond:
-        FAILURES.append(message)
-
-
-def rel_error(got, want):
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = {"F32": np.float32, "C64": np.complex64}[t["dtype"]]
-        a, b = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
-                                  dtype).reshape(t["shape"]).copy()
-    return out
 
 
 def megabyte_decode(session, ids, steps, patch):

@@ -47,6 +47,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import FAILURES, check, read_safetensors, rel_error  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
@@ -63,7 +66,6 @@ MODELS = ["stream-infini", "stream-infini-delta", "stream-megalodon",
           "stream-switch-window"]
 REFS = {"infini": infini_ref, "megalodon": megalodon_ref,
         "switch": switch_ref}
-FAILURES = []
 
 # Tolerances (f32 runtime vs float64 reference).
 # Short files: bits per byte within 1e-4 (the printed value has 6
@@ -83,32 +85,6 @@ SHORT_LOGITS_TOL = 1e-4
 # 4.3e-4). The measured drift is printed.
 LONG_BPB_TOL = 1e-3
 LONG_LOGITS_TOL = 2e-3
-
-
-def check(cond, message):
-    print(("ok   " if cond else "FAIL ") + message, flush=True)
-    if not cond:
-        FAILURES.append(message)
-
-
-def rel_error(got, want):
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-
-
-def read_safetensors(path):
-    data = open(path, "rb").read()
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = {"F32": np.float32, "C64": np.complex64,
-                 "I64": np.int64, "I32": np.int32}[t["dtype"]]
-        a, b = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + a:8 + n + b],
-                                  dtype).reshape(t["shape"]).copy()
-    return out
 
 
 def read_manifest(path):
