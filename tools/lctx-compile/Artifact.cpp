@@ -133,6 +133,35 @@ static void addAllocationHook(Module &module) {
                     });
 }
 
+std::vector<std::string> lctxc::addGPURuntimeSlots(Module &module) {
+  std::vector<std::string> slots;
+  LLVMContext &ctx = module.getContext();
+  PointerType *ptr = PointerType::get(ctx, 0);
+  for (Function &fn : llvm::make_early_inc_range(module.functions())) {
+    if (!fn.isDeclaration() || !fn.getName().starts_with("mgpu"))
+      continue;
+    std::string slotName = ("lctx_rt_gpu_" + fn.getName()).str();
+    auto *slot = new GlobalVariable(module, ptr, /*isConstant=*/false,
+                                    GlobalValue::ExternalLinkage,
+                                    ConstantPointerNull::get(ptr), slotName);
+    // The body: tail-call the runtime's function through the slot.
+    fn.setLinkage(GlobalValue::InternalLinkage);
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", &fn));
+    SmallVector<Value *> args;
+    for (Argument &arg : fn.args())
+      args.push_back(&arg);
+    CallInst *call = b.CreateCall(fn.getFunctionType(),
+                                  b.CreateLoad(ptr, slot), args);
+    call->setTailCall();
+    if (fn.getReturnType()->isVoidTy())
+      b.CreateRetVoid();
+    else
+      b.CreateRet(call);
+    slots.push_back(slotName);
+  }
+  return slots;
+}
+
 bool lctxc::addPackedEntryPoints(Module &module,
                                 const std::vector<ManifestEntry> &entries,
                                 std::string &error) {
@@ -174,7 +203,7 @@ bool lctxc::addPackedEntryPoints(Module &module,
       f.setLinkage(GlobalValue::InternalLinkage);
   for (GlobalVariable &g : module.globals())
     if (!g.isDeclaration() && g.getName() != kAllocHookName &&
-        g.getName() != kFreeHookName)
+        g.getName() != kFreeHookName && !g.getName().starts_with("lctx_rt_gpu_"))
       g.setLinkage(GlobalValue::InternalLinkage);
   return true;
 }

@@ -28,6 +28,13 @@ bool addPackedEntryPoints(llvm::Module &module,
                           const std::vector<ManifestEntry> &entries,
                           std::string &error);
 
+/// Replaces every call of a GPU runtime function (`mgpu*`, declared by the
+/// cuda target's host code) by a call through an exported pointer slot
+/// `lctx_rt_gpu_<name>`, which the runtime fills when it runs the code on a
+/// GPU (docs/runtime-cuda.md): the shared object has no undefined GPU
+/// symbols and loads on machines without CUDA. Returns the slot names.
+std::vector<std::string> addGPURuntimeSlots(llvm::Module &module);
+
 /// Runs the LLVM O3 pipeline on `module` for `tm`.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &tm);
 

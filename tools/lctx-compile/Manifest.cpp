@@ -229,6 +229,8 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
         j.attribute("section", gpu.section);
         j.attribute("format", gpu.format);
         j.attribute("kernels", gpu.kernels);
+        if (!gpu.entryPrefix.empty())
+          j.attribute("entry_prefix", gpu.entryPrefix);
       });
     j.attributeArray("entry_points", [&] {
       for (const ManifestEntry &e : entries)

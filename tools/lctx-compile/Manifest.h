@@ -38,6 +38,10 @@ struct ManifestTarget {
 /// holding them and what they are. Empty `section`: none.
 struct ManifestGPU {
   std::string arch, section, format;
+  /// Prefix of the packed entry points that run on the GPU (the host code
+  /// launching the kernels), e.g. "lctx_entry_cuda_"; empty when the
+  /// artifact carries kernels only.
+  std::string entryPrefix;
   int64_t kernels = 0;
 };
 

@@ -36,6 +36,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/Linker/Linker.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -206,6 +207,9 @@ int main(int argc, char **argv) {
   // beside the CPU code in the artifact.
   lctxc::ManifestGPU gpu;
   std::string gpuObject;
+  // With --emit=artifact, the host side of the cuda target (lowered to the
+  // LLVM dialect) is linked beside the CPU code.
+  OwningOpRef<ModuleOp> gpuModule;
   if (cuda) {
     progress.done();
     progress.start("lctx cuda pipeline (" + gpuArch + ")");
@@ -213,6 +217,8 @@ int main(int argc, char **argv) {
     lctx::CUDAOptions options;
     options.chip = gpuArch;
     options.toolkit = cudaPath;
+    options.hostCode = artifact || emit == Emit::MLIR;
+    options.hostToLLVM = artifact;
     // An artifact carries cubin when ptxas is at hand, else PTX.
     options.cubin = emit == Emit::Cubin ||
                     (artifact && (!cudaPath.empty() ||
@@ -228,7 +234,7 @@ int main(int argc, char **argv) {
       pm.printAsTextualPipeline(llvm::errs());
       llvm::errs() << "\n";
     }
-    OwningOpRef<ModuleOp> gpuModule = (*module).clone();
+    gpuModule = (*module).clone();
     (*gpuModule)->removeAttr(lctx::LCtxDialect::getModelAttrName());
     if (failed(pm.run(*gpuModule)))
       return 1;
@@ -249,6 +255,7 @@ int main(int argc, char **argv) {
     gpu.arch = gpuArch;
     gpu.format = options.cubin ? "cubin" : "ptx";
     gpu.section = gpu.format + "." + gpuArch;
+    gpu.entryPrefix = std::string("lctx_entry_") + lctx::kCUDAEntryPrefix;
     (*gpuModule)->walk([&](Operation *op) {
       if (op->getName().getStringRef() == "gpu.launch_func")
         ++gpu.kernels;
@@ -292,10 +299,26 @@ int main(int argc, char **argv) {
   auto tm = lctxc::createHostTargetMachine(cpuName, target, error);
   if (!tm)
     return fail(error);
-  if (!lctxc::addPackedEntryPoints(*llvmModule, entries, error))
-    return fail(error);
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple().str());
+  std::vector<lctxc::ManifestEntry> packed = entries;
+  if (gpuModule && !gpu.entryPrefix.empty()) {
+    auto hostModule =
+        translateModuleToLLVMIR(*gpuModule, llvmContext, "lctx_cuda");
+    if (!hostModule)
+      return fail("translation of the cuda host code to LLVM IR failed");
+    hostModule->setDataLayout(tm->createDataLayout());
+    hostModule->setTargetTriple(tm->getTargetTriple().str());
+    if (llvm::Linker::linkModules(*llvmModule, std::move(hostModule)))
+      return fail("linking the cuda host code with the CPU code failed");
+    lctxc::addGPURuntimeSlots(*llvmModule);
+    for (const lctxc::ManifestEntry &e : entries) {
+      packed.push_back(e);
+      packed.back().name = lctx::kCUDAEntryPrefix + e.name;
+    }
+  }
+  if (!lctxc::addPackedEntryPoints(*llvmModule, packed, error))
+    return fail(error);
   lctxc::optimizeModule(*llvmModule, *tm);
   progress.done();
   if (emit == Emit::LLVM) {

@@ -33,7 +33,17 @@ struct CUDAOptions {
   bool cubin = false;
   /// The CUDA toolkit (for ptxas); empty: findCUDAToolkit().
   std::string toolkit;
+  /// Also build the host side: every function `f` becomes `cuda_f`, whose
+  /// launches, buffers and copies go through the GPU runtime on one stream
+  /// (docs/runtime-cuda.md).
+  bool hostCode = false;
+  /// With hostCode: lower the host side to the LLVM dialect (`mgpu*`
+  /// calls), ready for translation beside the CPU code.
+  bool hostToLLVM = false;
 };
+
+/// The prefix of the host functions of the cuda target's entry points.
+inline constexpr const char kCUDAEntryPrefix[] = "cuda_";
 
 /// The dialects, interfaces and translations the cuda target needs.
 void registerCUDATarget(DialectRegistry &registry);

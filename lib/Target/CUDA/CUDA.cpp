@@ -23,6 +23,11 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -551,6 +556,187 @@ struct MergeGPUModulesPass
   }
 };
 
+/// Copies the host will issue as gpu.memcpy are the whole-buffer ones made
+/// directly by an entry point (outside any loop nest bound for the grid);
+/// every other copy becomes a linalg.copy, so that it is mapped to the grid
+/// like any other loop nest instead of running as a host loop over device
+/// memory.
+struct DeviceCopiesPass
+    : PassWrapper<DeviceCopiesPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(DeviceCopiesPass)
+  StringRef getArgument() const final { return "lctx-cuda-device-copies"; }
+  void runOnOperation() override {
+    SmallVector<memref::CopyOp> copies;
+    getOperation().walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+    for (memref::CopyOp copy : copies) {
+      auto src = cast<MemRefType>(copy.getSource().getType());
+      auto dst = cast<MemRefType>(copy.getTarget().getType());
+      bool inLoop = copy->getParentOfType<scf::ParallelOp>() ||
+                    copy->getParentOfType<scf::ForallOp>();
+      // gpu.memcpy reads the aligned pointers of identity-layout buffers
+      // (a view's offset would be lost).
+      if (!inLoop && src.hasStaticShape() && dst.hasStaticShape() &&
+          src.getLayout().isIdentity() && dst.getLayout().isIdentity())
+        continue;
+      OpBuilder b(copy);
+      b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(),
+                               copy.getTarget());
+      copy.erase();
+    }
+  }
+};
+
+/// The root allocation of a buffer seen through views, if any.
+memref::AllocOp rootAlloc(Value buffer) {
+  while (Operation *def = buffer.getDefiningOp()) {
+    if (auto alloc = dyn_cast<memref::AllocOp>(def))
+      return alloc;
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      return {};
+    buffer = view.getViewSource();
+  }
+  return {};
+}
+
+/// Turns the host side of the outlined module into GPU runtime calls:
+///  - buffers the host reads or writes (control scalars) become
+///    `gpu.alloc host_shared` (pinned host memory the kernels also see);
+///    every other buffer, and every constant a kernel reads, is device
+///    memory;
+///  - kernel launches, allocations, frees and copies are asynchronous on the
+///    runtime's one stream (`gpu.wait async` hands it out), so the host
+///    waits only before it touches a control scalar (and the runtime at the
+///    end of the call);
+///  - the function `f` is renamed `cuda_f` and gets a C interface.
+struct HostRuntimePass
+    : PassWrapper<HostRuntimePass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(HostRuntimePass)
+  StringRef getArgument() const final { return "lctx-cuda-host-runtime"; }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    Type tokenType = gpu::AsyncTokenType::get(ctx);
+    auto stream = [&](OpBuilder &b, Location loc) {
+      return b.create<gpu::WaitOp>(loc, tokenType, ValueRange{})
+          .getAsyncToken();
+    };
+    bool ok = true;
+    for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (func.isExternal())
+        continue;
+      // Buffers the host touches.
+      DenseSet<Operation *> shared;
+      func.walk([&](Operation *op) {
+        Value buffer;
+        if (auto load = dyn_cast<memref::LoadOp>(op))
+          buffer = load.getMemRef();
+        else if (auto store = dyn_cast<memref::StoreOp>(op))
+          buffer = store.getMemRef();
+        if (buffer)
+          if (memref::AllocOp alloc = rootAlloc(buffer))
+            shared.insert(alloc);
+      });
+      SmallVector<Operation *> ops;
+      func.walk([&](Operation *op) {
+        if (isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+                memref::CopyOp, memref::GetGlobalOp, gpu::LaunchFuncOp,
+                memref::LoadOp, memref::StoreOp>(op))
+          ops.push_back(op);
+      });
+      for (Operation *op : ops) {
+        OpBuilder b(op);
+        Location loc = op->getLoc();
+        if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+          Value buffer;
+          if (shared.contains(alloc)) {
+            buffer = b.create<gpu::AllocOp>(
+                          loc, alloc.getType(), Type(), ValueRange{},
+                          alloc.getDynamicSizes(), alloc.getSymbolOperands(),
+                          /*hostShared=*/true)
+                         .getMemref();
+          } else {
+            buffer = b.create<gpu::AllocOp>(
+                          loc, alloc.getType(), tokenType,
+                          ValueRange{stream(b, loc)}, alloc.getDynamicSizes(),
+                          alloc.getSymbolOperands(), /*hostShared=*/false)
+                         .getMemref();
+          }
+          alloc.getResult().replaceAllUsesWith(buffer);
+          alloc.erase();
+        } else if (auto alloca = dyn_cast<memref::AllocaOp>(op)) {
+          bool toKernel = llvm::any_of(alloca->getUsers(), [](Operation *u) {
+            return isa<gpu::LaunchFuncOp>(u);
+          });
+          if (toKernel) {
+            alloca.emitError("the cuda target cannot pass a host stack "
+                             "buffer to a kernel");
+            ok = false;
+          }
+        } else if (auto dealloc = dyn_cast<memref::DeallocOp>(op)) {
+          b.create<gpu::DeallocOp>(loc, tokenType, ValueRange{stream(b, loc)},
+                                   dealloc.getMemref());
+          dealloc.erase();
+        } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+          b.create<gpu::MemcpyOp>(loc, tokenType, ValueRange{stream(b, loc)},
+                                  copy.getTarget(), copy.getSource());
+          copy.erase();
+        } else if (auto global = dyn_cast<memref::GetGlobalOp>(op)) {
+          // Constants live in the host code's data: kernels read a device
+          // copy, made once per call.
+          bool hostOnly = llvm::all_of(global->getUsers(), [](Operation *u) {
+            return isa<memref::LoadOp>(u);
+          });
+          if (hostOnly)
+            continue;
+          b.setInsertionPointAfter(global);
+          Value device =
+              b.create<gpu::AllocOp>(loc, global.getType(), tokenType,
+                                     ValueRange{stream(b, loc)}, ValueRange{},
+                                     ValueRange{}, /*hostShared=*/false)
+                  .getMemref();
+          global.getResult().replaceUsesWithIf(device, [&](OpOperand &use) {
+            return !isa<memref::LoadOp>(use.getOwner());
+          });
+          b.create<gpu::MemcpyOp>(loc, tokenType, ValueRange{stream(b, loc)},
+                                  device, global.getResult());
+        } else if (auto launch = dyn_cast<gpu::LaunchFuncOp>(op)) {
+          if (launch.getAsyncToken())
+            continue;
+          b.create<gpu::LaunchFuncOp>(
+              loc, launch.getKernel(), launch.getGridSizeOperandValues(),
+              launch.getBlockSizeOperandValues(),
+              launch.getDynamicSharedMemorySize(), launch.getKernelOperands(),
+              tokenType, ValueRange{stream(b, loc)},
+              launch.hasClusterSize()
+                  ? std::optional<gpu::KernelDim3>(
+                        launch.getClusterSizeOperandValues())
+                  : std::nullopt);
+          launch.erase();
+        } else {
+          // A host load or store of a control scalar: wait for the kernels
+          // before it.
+          b.create<gpu::WaitOp>(loc, Type(), ValueRange{stream(b, loc)});
+        }
+      }
+    }
+    if (!ok)
+      return signalPassFailure();
+    // Rename every function (entry points and their callees) to cuda_*.
+    SymbolTable symbols(module);
+    for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      auto name = StringAttr::get(
+          ctx, Twine(kCUDAEntryPrefix) + func.getSymName());
+      if (failed(symbols.replaceAllSymbolUses(func, name, module)))
+        return signalPassFailure();
+      symbols.setSymbolName(func, name);
+      if (func.isPublic() && !func.isExternal())
+        func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                      UnitAttr::get(ctx));
+    }
+  }
+};
+
 void registerPasses() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -561,6 +747,7 @@ void registerPasses() {
     registerTransformsPasses();
     registerSCFPasses();
     arith::registerArithPasses();
+    memref::registerMemRefPasses();
   });
 }
 
@@ -571,6 +758,7 @@ void lctx::registerCUDATarget(DialectRegistry &registry) {
                   affine::AffineDialect, vector::VectorDialect>();
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   registerLLVMDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
 }
@@ -651,8 +839,10 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   if (failed(parse(
           "one-shot-bufferize{bufferize-function-boundaries "
           "function-boundary-type-conversion=identity-layout-map},"
-          "buffer-results-to-out-params,canonicalize,"
-          "func.func(convert-linalg-to-parallel-loops)")))
+          "buffer-results-to-out-params,canonicalize")))
+    return failure();
+  pm.nest<func::FuncOp>().addPass(std::make_unique<DeviceCopiesPass>());
+  if (failed(parse("func.func(convert-linalg-to-parallel-loops)")))
     return failure();
   pm.nest<func::FuncOp>().addPass(std::make_unique<TileForThreadsPass>());
   if (failed(parse("func.func(gpu-map-parallel-loops,"
@@ -663,13 +853,26 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<MergeGPUModulesPass>());
   std::string binary =
       options.cubin ? "format=bin toolkit=" + toolkit : std::string("format=isa");
-  return parse("nvvm-attach-target{chip=" + options.chip +
-               " O=3},gpu.module(lower-affine,convert-scf-to-cf,"
-               "convert-gpu-to-nvvm,arith-expand,"
-               "convert-arith-to-llvm,convert-index-to-llvm,"
-               "convert-math-to-llvm,convert-complex-to-llvm,canonicalize,cse,"
-               "reconcile-unrealized-casts),gpu-module-to-binary{" +
-               binary + "}");
+  if (failed(parse("nvvm-attach-target{chip=" + options.chip +
+                   " O=3},gpu.module(lower-affine,convert-scf-to-cf,"
+                   "convert-gpu-to-nvvm,arith-expand,"
+                   "convert-arith-to-llvm,convert-index-to-llvm,"
+                   "convert-math-to-llvm,convert-complex-to-llvm,canonicalize,"
+                   "cse,reconcile-unrealized-casts),gpu-module-to-binary{" +
+                   binary + "}")))
+    return failure();
+  if (!options.hostCode)
+    return success();
+  // The host side: launches and buffers through the GPU runtime calls,
+  // then the LLVM dialect like the CPU code.
+  pm.addPass(std::make_unique<HostRuntimePass>());
+  if (!options.hostToLLVM)
+    return success();
+  return parse("expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+               "gpu-to-llvm,finalize-memref-to-llvm,convert-math-to-llvm,"
+               "convert-func-to-llvm,convert-arith-to-llvm,"
+               "convert-index-to-llvm,convert-cf-to-llvm,canonicalize,"
+               "reconcile-unrealized-casts");
 }
 
 SmallVector<std::string> lctx::collectGPUObjects(ModuleOp module) {
