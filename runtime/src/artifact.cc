@@ -16,6 +16,7 @@
 #include "artifact.h"
 
 #include "lctxrt/artifact_format.h"
+#include "cuda_session.h"
 #include "kernel_alloc.h"
 #include "status.h"
 
@@ -183,6 +184,14 @@ lctxrt_status_t Loader::load() {
     return status;
   if (lctxrt_status_t status = bindEntryPoints(bytes))
     return status;
+  // Keep the GPU kernels the manifest names for cuda sessions (checked
+  // when one is created; the CPU never needs them).
+  for (const SectionRecord &section : art.sections)
+    if (art.manifest.gpu.present && section.name == art.manifest.gpu.section &&
+        section.kind != kManifestKind && section.kind != kCpuSoKind)
+      art.gpuImage.assign(reinterpret_cast<const char *>(bytes) +
+                              section.offset,
+                          static_cast<size_t>(section.size));
   buildInfos();
   return nullptr;
 }
@@ -371,6 +380,9 @@ lctxrt_status_t Loader::loadCode(const SectionRecord &section,
                  where + "ELF machine " + std::to_string(machine) +
                      " does not run on this host (machine " +
                      std::to_string(kHostElfMachine) + ")");
+
+  code.gpuSlots = lctxrt::cuda::listGpuSlots(
+      payload, static_cast<size_t>(section.size));
 
   // Prefer a memfd opened through /proc/self/fd; fall back to a temporary
   // file (unlinked once loaded) where memfds or /proc are unavailable.

@@ -52,6 +52,10 @@ public:
   /// that no other object can be loaded under the same /proc/self/fd name;
   /// -1 when loaded from a (deleted) temporary file.
   int fd = -1;
+  /// The names (without the prefix) of the `lctx_rt_gpu_<fn>` slots the
+  /// object defines, read from its section headers' dynamic symbol table;
+  /// empty when it has none or its section headers are stripped.
+  std::vector<std::string> gpuSlots;
 };
 
 } // namespace lctxrt
@@ -66,6 +70,9 @@ struct lctxrt_artifact {
   std::vector<std::unique_ptr<lctxrt::LoadedCode>> code;
   /// Per entry point, in manifest order.
   std::vector<lctxrt::EntryFunction> entryFunctions;
+  /// A copy of the payload of the manifest's gpu.section (cubin or PTX,
+  /// plus a NUL), loaded by cuda sessions; empty without one.
+  std::string gpuImage;
   /// C views of the manifest, built once the manifest is final.
   std::vector<std::vector<lctxrt_arg_info_t>> argInfos;
   std::vector<lctxrt_arg_info_t> weightInfos;

@@ -126,6 +126,12 @@ lctxrt_status_t lctxrt_artifact_info(const lctxrt_artifact_t *artifact,
   out_info->num_weights = manifest.weights.size();
   out_info->num_states = manifest.states.size();
   out_info->state_bytes = manifest.stateBytes;
+  out_info->gpu_kind = manifest.gpu.kind.c_str();
+  out_info->gpu_arch = manifest.gpu.arch.c_str();
+  out_info->gpu_section = manifest.gpu.section.c_str();
+  out_info->gpu_format = manifest.gpu.format.c_str();
+  out_info->gpu_kernels = static_cast<size_t>(manifest.gpu.kernels);
+  out_info->gpu_entry_prefix = manifest.gpu.entryPrefix.c_str();
   return nullptr;
 }
 

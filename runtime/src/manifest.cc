@@ -173,6 +173,29 @@ lctxrt_status_t ManifestParser::parse(std::string_view text) {
     }
   }
 
+  if (const json::Value *gpu = root.find("gpu")) {
+    if (!gpu->isObject())
+      return formatError("'gpu' is " + json::describe(*gpu) +
+                         ", expected an object");
+    lctxrt::GpuSpec &spec = out.gpu;
+    spec.present = true;
+    if ((status = getString(*gpu, "kind", "gpu: ", false, false, spec.kind)) ||
+        (status = getString(*gpu, "arch", "gpu: ", false, false, spec.arch)) ||
+        (status = getString(*gpu, "section", "gpu: ", false, false,
+                            spec.section)) ||
+        (status =
+             getString(*gpu, "format", "gpu: ", false, false, spec.format)) ||
+        (status = getString(*gpu, "entry_prefix", "gpu: ", false, false,
+                            spec.entryPrefix)))
+      return status;
+    if (const json::Value *kernels = gpu->find("kernels")) {
+      if (!kernels->isInt() || kernels->getInt() < 0)
+        return formatError("gpu: 'kernels' is " + json::describe(*kernels) +
+                           ", expected a non-negative integer");
+      spec.kernels = kernels->getInt();
+    }
+  }
+
   // Weights and states first: entry points refer to them.
   if ((status = parseWeights(root)) || (status = parseStates(root)))
     return status;

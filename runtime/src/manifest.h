@@ -63,6 +63,16 @@ struct EntryPointSpec {
   size_t numStates = 0;
 };
 
+/// The manifest's optional "gpu" object (docs/artifact.md,
+/// docs/runtime-cuda.md). `present` is false without it.
+struct GpuSpec {
+  bool present = false;
+  std::string kind, arch, section, format;
+  int64_t kernels = 0;
+  /// Prefix of the GPU entry symbols; empty when the code has none.
+  std::string entryPrefix;
+};
+
 /// A validated manifest. Cross-checks that need the container (that each
 /// entry's section exists and holds code) are left to the caller.
 struct Manifest {
@@ -80,6 +90,7 @@ struct Manifest {
   /// The optional "model" description: (key, value) with integers in
   /// decimal, in manifest order.
   std::vector<std::pair<std::string, std::string>> model;
+  GpuSpec gpu;
   /// Indices by name.
   std::unordered_map<std::string, size_t> entryIndex;
   std::unordered_map<std::string, size_t> weightIndex;

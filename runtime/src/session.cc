@@ -27,6 +27,7 @@
 
 #include "artifact.h"
 
+#include "cuda_session.h"
 #include "kernel_alloc.h"
 #include "status.h"
 
@@ -152,6 +153,10 @@ struct lctxrt_session {
   /// Per entry point, in manifest order.
   std::vector<EntryPlan> plans;
   lctxrt_session_stats_t stats = {};
+  /// The device; for LCTXRT_DEVICE_CUDA, `cuda` runs the entry points and
+  /// owns weights and states (`states` and `plans` are then empty).
+  lctxrt_device_t device = LCTXRT_DEVICE_CPU;
+  lctxrt::cuda::SessionPtr cuda;
 
   size_t requiredAlignment(lctxrt_dtype_t dtype) const {
     return std::max(bufferAlignment, lctxrt::elementAlignment(dtype));
@@ -201,6 +206,8 @@ lctxrt_status_t bindWeights(lctxrt_session &session) {
     const void *data = info.data;
     if (info.byte_size == 0) {
       data = gEmptyTensor;
+    } else if (session.device == LCTXRT_DEVICE_CUDA) {
+      // Uploaded to the device from the mapping, whatever its alignment.
     } else if (!isAligned(data, session.requiredAlignment(info.dtype))) {
       AlignedBuffer copy;
       if (!copy.reserve(info.byte_size, session.allocationAlignment))
@@ -361,10 +368,10 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
                                             entryName +
                                             "' (entry points: " + names + ")");
   }
-  EntryPlan &plan = session.plans[found->second];
-  const lctxrt::EntryPointSpec &entry = *plan.entry;
+  const lctxrt::EntryPointSpec &entry =
+      art.manifest.entryPoints[found->second];
   const std::string where = art.path + ": entry '" + entry.name + "': ";
-  const size_t numArgs = plan.args.size();
+  const size_t numArgs = entry.args.size();
 
   std::vector<const lctxrt_tensor_view_t *> given(numArgs, nullptr);
   std::vector<lctxrt_tensor_view_t *> wanted(numArgs, nullptr);
@@ -398,6 +405,15 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
                               entry.args[b].name + "'");
     }
   }
+
+  if (session.cuda) {
+    lctxrt_status_t status =
+        lctxrt::cuda::run(*session.cuda, found->second, given, wanted);
+    if (!status)
+      ++session.stats.runs;
+    return status;
+  }
+  EntryPlan &plan = session.plans[found->second];
 
   // Bind data pointers; copy misaligned inputs. Allocation failures happen
   // here, before anything is written.
@@ -493,20 +509,52 @@ extern "C" {
 lctxrt_status_t lctxrt_session_create(const lctxrt_artifact_t *artifact,
                                       const lctxrt_safetensors_t *weights,
                                       lctxrt_session_t **out) {
+  return lctxrt_session_create_with_options(artifact, weights, nullptr, out);
+}
+
+lctxrt_status_t lctxrt_session_create_with_options(
+    const lctxrt_artifact_t *artifact, const lctxrt_safetensors_t *weights,
+    const lctxrt_session_options_t *options, lctxrt_session_t **out) {
   if (out)
     *out = nullptr;
   return lctxrt::guardStatus(__func__, [&]() -> lctxrt_status_t {
+    const char *function = options ? "lctxrt_session_create_with_options"
+                                   : "lctxrt_session_create";
     if (!artifact || !out)
       return makeStatus(LCTXRT_INVALID_ARGUMENT,
-                        "lctxrt_session_create: NULL argument");
+                        std::string(function) + ": NULL argument");
+    const lctxrt_device_t device =
+        options ? options->device : LCTXRT_DEVICE_CPU;
+    if (device != LCTXRT_DEVICE_CPU && device != LCTXRT_DEVICE_CUDA)
+      return makeStatus(LCTXRT_INVALID_ARGUMENT,
+                        std::string(function) + ": unknown device " +
+                            std::to_string(static_cast<int>(device)) +
+                            " (LCTXRT_DEVICE_CPU or LCTXRT_DEVICE_CUDA)");
     auto session = std::make_unique<lctxrt_session>();
     session->artifact = artifact;
     session->weights = weights;
+    session->device = device;
     session->bufferAlignment = artifact->manifest.bufferAlignment;
     session->allocationAlignment =
         std::max(kMinAllocationAlignment, session->bufferAlignment);
+    if (device == LCTXRT_DEVICE_CUDA)
+      if (lctxrt_status_t status = lctxrt::cuda::checkArtifact(*artifact))
+        return status;
     if (lctxrt_status_t status = bindWeights(*session))
       return status;
+    if (device == LCTXRT_DEVICE_CUDA) {
+      if (lctxrt_status_t status = lctxrt::cuda::createSession(
+              *artifact, session->weightData, options->device_index,
+              session->cuda))
+        return status;
+      session->stats.weights_zero_copy = 0;
+      session->stats.weights_copied = artifact->manifest.weights.size();
+      session->stats.weight_bytes_copied = 0;
+      for (const ArgSpec &weight : artifact->manifest.weights)
+        session->stats.weight_bytes_copied += weight.type.byteSize;
+      *out = session.release();
+      return nullptr;
+    }
     if (lctxrt_status_t status = allocateStates(*session))
       return status;
     buildPlans(*session);
@@ -530,10 +578,47 @@ lctxrt_status_t lctxrt_session_run(lctxrt_session_t *session, const char *entry,
   });
 }
 
+lctxrt_device_t lctxrt_session_device(const lctxrt_session_t *session) {
+  return session ? session->device : LCTXRT_DEVICE_CPU;
+}
+
+const char *lctxrt_device_name(lctxrt_device_t device) {
+  switch (device) {
+  case LCTXRT_DEVICE_CPU:
+    return "cpu";
+  case LCTXRT_DEVICE_CUDA:
+    return "cuda";
+  default:
+    return nullptr;
+  }
+}
+
+lctxrt_status_t lctxrt_device_from_name(const char *name,
+                                        lctxrt_device_t *out) {
+  if (out)
+    *out = LCTXRT_DEVICE_CPU;
+  if (!name || !out)
+    return makeStatus(LCTXRT_INVALID_ARGUMENT,
+                      "lctxrt_device_from_name: NULL argument");
+  if (std::strcmp(name, "cpu") == 0)
+    return nullptr;
+  if (std::strcmp(name, "cuda") == 0) {
+    *out = LCTXRT_DEVICE_CUDA;
+    return nullptr;
+  }
+  return makeStatus(LCTXRT_INVALID_ARGUMENT, std::string("unknown device '") +
+                                                 name +
+                                                 "' (devices: cpu, cuda)");
+}
+
 lctxrt_status_t lctxrt_session_reset_state(lctxrt_session_t *session) {
   if (!session)
     return makeStatus(LCTXRT_INVALID_ARGUMENT,
                       "lctxrt_session_reset_state: NULL argument");
+  if (session->cuda)
+    return lctxrt::guardStatus(__func__, [&] {
+      return lctxrt::cuda::resetState(*session->cuda);
+    });
   for (StateSlot &slot : session->states)
     if (slot.spec->type.byteSize)
       std::memset(slot.value(), 0, slot.spec->type.byteSize);
@@ -573,6 +658,20 @@ lctxrt_status_t lctxrt_session_read_state(const lctxrt_session_t *session,
     if (lctxrt_status_t status =
             findState(*session, name, "lctxrt_session_read_state", index))
       return status;
+    if (session->cuda) {
+      const ArgSpec &spec = session->artifact->manifest.states[index];
+      const void *data = nullptr;
+      if (lctxrt_status_t status =
+              lctxrt::cuda::readState(*session->cuda, index, data))
+        return status;
+      out->name = spec.name.c_str();
+      out->dtype = spec.type.dtype;
+      out->rank = spec.type.shape.size();
+      out->shape = spec.type.shape.data();
+      out->byte_size = spec.type.byteSize;
+      out->data = data;
+      return nullptr;
+    }
     const StateSlot &slot = session->states[index];
     out->name = slot.spec->name.c_str();
     out->dtype = slot.spec->type.dtype;
@@ -595,6 +694,14 @@ lctxrt_status_t lctxrt_session_write_state(lctxrt_session_t *session,
             findState(*session, value->name, "lctxrt_session_write_state",
                       index))
       return status;
+    if (session->cuda) {
+      const ArgSpec &spec = session->artifact->manifest.states[index];
+      if (lctxrt_status_t status = checkView(
+              *value, spec,
+              session->artifact->path + ": state '" + spec.name + "': "))
+        return status;
+      return lctxrt::cuda::writeState(*session->cuda, index, value->data);
+    }
     StateSlot &slot = session->states[index];
     if (lctxrt_status_t status =
             checkView(*value, *slot.spec,

@@ -64,6 +64,10 @@ const char *lctxrt_status_code_name(lctxrt_status_code_t code) {
     return "UNSUPPORTED";
   case LCTXRT_INTERNAL:
     return "INTERNAL";
+  case LCTXRT_UNAVAILABLE:
+    return "UNAVAILABLE";
+  case LCTXRT_DEVICE_ERROR:
+    return "DEVICE_ERROR";
   default:
     return "UNKNOWN";
   }

@@ -38,12 +38,14 @@ const char kUsage[] =
     "usage: lctx-run ARTIFACT [options]\n"
     "       lctx-run --info ARTIFACT\n"
     "\n"
-    "Runs an entry point of an lctx artifact on the CPU and prints each\n"
-    "output (shape, dtype, first values, min/max/mean), the median run time,\n"
-    "throughput and peak RSS.\n"
+    "Runs an entry point of an lctx artifact on the CPU (or a GPU: --device)\n"
+    "and prints each output (shape, dtype, first values, min/max/mean), the\n"
+    "median run time, throughput and peak RSS.\n"
     "\n"
     "options:\n"
     "  --entry NAME          entry point to run (default: the only one)\n"
+    "  --device DEV          cpu (default), cuda or cuda:N (GPU N; needs an\n"
+    "                        artifact from lctx-compile --target=cuda)\n"
     "  --weights FILE        safetensors file holding the artifact's weights\n"
     "  --input NAME=FILE     raw little-endian bytes of input NAME; the file\n"
     "                        size must equal the input's byte size\n"
@@ -94,6 +96,7 @@ struct Options {
   size_t print = 8;
   size_t repeat = 1;
   bool info = false;
+  lctxrt_session_options_t device = {LCTXRT_DEVICE_CPU, 0};
 };
 
 /// Prints an error and returns exit status 1.
@@ -150,7 +153,8 @@ int parseArgs(int argc, char **argv, Options &options) {
         "--entry",         "--weights", "--input", "--inputs",
         "--random-inputs", "--output",  "--print", "--repeat", "--threads",
         "--state-in",      "--state-out", "--generate", "--prompt",
-        "--temperature",   "--top-p",    "--seed",    "--score"};
+        "--temperature",   "--top-p",    "--seed",    "--score",
+        "--device"};
     if (std::find_if(std::begin(kValued), std::end(kValued),
                      [&](const char *known) { return name == known; }) ==
         std::end(kValued))
@@ -163,6 +167,21 @@ int parseArgs(int argc, char **argv, Options &options) {
       return usageError("option '" + name + "' needs a value");
     }
     uint64_t number = 0;
+    if (name == "--device") {
+      const std::string kind = value.substr(0, value.find(':'));
+      lctxrt::Status status(
+          lctxrt_device_from_name(kind.c_str(), &options.device.device));
+      uint64_t index = 0;
+      const bool indexed = value.find(':') != std::string::npos;
+      if (!status.ok() ||
+          (indexed && (options.device.device != LCTXRT_DEVICE_CUDA ||
+                       !parseCount(value.substr(kind.size() + 1), index) ||
+                       index > 1024)))
+        return usageError("--device expects cpu, cuda or cuda:N, got '" +
+                          value + "'");
+      options.device.device_index = static_cast<int32_t>(index);
+      continue;
+    }
     if (name == "--entry") {
       options.entry = value;
     } else if (name == "--weights") {
@@ -254,7 +273,18 @@ int printInfo(const lctxrt::Artifact &artifact) {
     std::printf(", cpu %s", info.target_cpu);
   if (*info.target_features)
     std::printf(", features %s", info.target_features);
-  std::printf("\nbuffer alignment: %zu\nsections:\n", info.buffer_alignment);
+  std::printf("\nbuffer alignment: %zu\n", info.buffer_alignment);
+  if (*info.gpu_kind || *info.gpu_section) {
+    std::printf("gpu: %s %s, section '%s' (%s, %zu kernel launches)",
+                info.gpu_kind, info.gpu_arch, info.gpu_section,
+                info.gpu_format, info.gpu_kernels);
+    if (*info.gpu_entry_prefix)
+      std::printf(", entry prefix %s (runs with --device cuda)\n",
+                  info.gpu_entry_prefix);
+    else
+      std::printf(", no GPU entry points (cannot run with --device cuda)\n");
+  }
+  std::printf("sections:\n");
   for (size_t i = 0; i < artifact.numSections(); ++i) {
     auto section = artifact.section(i);
     if (!section.ok())
@@ -506,6 +536,13 @@ int openWeights(const Options &options,
   return 0;
 }
 
+/// Creates the session on the device of --device.
+lctxrt::Expected<lctxrt::Session>
+createSession(const Options &options, const lctxrt::Artifact &artifact,
+              const lctxrt::SafetensorsFile *weights) {
+  return lctxrt::Session::create(artifact, weights, &options.device);
+}
+
 /// --generate and --score: drive the model's decode entry points.
 int runModel(const Options &options, const lctxrt::Artifact &artifact) {
   if (std::string error; !lctxrun::checkSchedule(artifact, error))
@@ -513,7 +550,7 @@ int runModel(const Options &options, const lctxrt::Artifact &artifact) {
   std::unique_ptr<lctxrt::SafetensorsFile> weights;
   if (int status = openWeights(options, weights))
     return status;
-  auto session = lctxrt::Session::create(artifact, weights.get());
+  auto session = createSession(options, artifact, weights.get());
   if (!session.ok())
     return fail(session.status().message());
   if (options.generate)
@@ -547,7 +584,7 @@ int run(const Options &options, const lctxrt::Artifact &artifact) {
   std::unique_ptr<lctxrt::SafetensorsFile> weights;
   if (int status = openWeights(options, weights))
     return status;
-  auto session = lctxrt::Session::create(artifact, weights.get());
+  auto session = createSession(options, artifact, weights.get());
   if (!session.ok())
     return fail(session.status().message());
 

@@ -65,6 +65,12 @@ typedef enum lctxrt_status_code_t {
   LCTXRT_UNSUPPORTED = 6,
   /// A bug in lctxrt.
   LCTXRT_INTERNAL = 7,
+  /// A required system component is missing: no CUDA driver, no CUDA
+  /// device.
+  LCTXRT_UNAVAILABLE = 8,
+  /// The device or its driver reported an error while running code (a
+  /// failed kernel launch or copy). The session should be closed.
+  LCTXRT_DEVICE_ERROR = 9,
   /// Not a code; makes any int32 value well-defined for the enum type.
   LCTXRT_STATUS_CODE_MAX_ENUM = 0x7fffffff
 } lctxrt_status_code_t;
@@ -341,6 +347,19 @@ typedef struct lctxrt_artifact_info_t {
   /// what every session holds, whatever the length of its stream.
   size_t num_states;
   size_t state_bytes;
+  /// The manifest's optional "gpu" object (GPU kernels of a `--target=cuda`
+  /// artifact; docs/artifact.md): kind ("cuda"), arch ("sm_90"), the
+  /// kernel section's name and format ("cubin" or "ptx"), the number of
+  /// kernel launches in the host code, and the prefix of the GPU entry
+  /// symbols (`<entry_prefix><entry name>`; "" when the artifact has no GPU
+  /// entry points and so cannot run on LCTXRT_DEVICE_CUDA). All "" / 0
+  /// without "gpu".
+  const char *gpu_kind;
+  const char *gpu_arch;
+  const char *gpu_section;
+  const char *gpu_format;
+  size_t gpu_kernels;
+  const char *gpu_entry_prefix;
 } lctxrt_artifact_info_t;
 
 /// Describes one section of the container.
@@ -471,6 +490,61 @@ typedef struct lctxrt_session_stats_t {
 LCTXRT_API lctxrt_status_t lctxrt_session_create(
     const lctxrt_artifact_t *artifact, const lctxrt_safetensors_t *weights,
     lctxrt_session_t **out);
+
+/// Where a session runs its entry points. The numeric values are part of
+/// the ABI.
+typedef enum lctxrt_device_t {
+  /// The host CPU: the entry points' `symbol`.
+  LCTXRT_DEVICE_CPU = 0,
+  /// An NVIDIA GPU through the CUDA driver (libcuda.so.1, loaded at run
+  /// time): the GPU entry points of a `--target=cuda` artifact
+  /// (docs/runtime-cuda.md).
+  LCTXRT_DEVICE_CUDA = 1,
+  /// Not a device; makes any int32 value well-defined for the enum type.
+  LCTXRT_DEVICE_FORCE_32BIT = 0x7fffffff
+} lctxrt_device_t;
+
+/// Options of lctxrt_session_create_with_options(). Zero-initialized
+/// options mean the CPU.
+typedef struct lctxrt_session_options_t {
+  lctxrt_device_t device;
+  /// The CUDA device ordinal (0 = the first GPU); ignored for the CPU.
+  int32_t device_index;
+} lctxrt_session_options_t;
+
+/// Creates a session like lctxrt_session_create() on the device chosen by
+/// \p options (NULL: the CPU, exactly lctxrt_session_create()).
+///
+/// For LCTXRT_DEVICE_CUDA the artifact must carry GPU entry points
+/// (lctxrt_artifact_info_t::gpu_entry_prefix not empty); the CUDA driver is
+/// loaded (`$LCTXRT_LIBCUDA`, default libcuda.so.1), the artifact's kernels
+/// are loaded onto device `device_index` to check they suit it, weights are
+/// uploaded to device memory and states allocated there. From the caller's
+/// view such a session behaves like a CPU one: inputs, outputs and state
+/// values are host buffers. See docs/runtime-cuda.md.
+/// Errors: those of lctxrt_session_create(); INVALID_ARGUMENT (unknown
+/// device, negative or out-of-range device index); UNSUPPORTED (the
+/// artifact has no GPU code, or kernels for another GPU architecture, or
+/// its code calls a GPU runtime function this runtime lacks);
+/// FORMAT_ERROR (a GPU entry symbol or the kernel section is missing);
+/// UNAVAILABLE (no CUDA driver or no CUDA device); DEVICE_ERROR;
+/// OUT_OF_MEMORY (device memory).
+LCTXRT_API lctxrt_status_t lctxrt_session_create_with_options(
+    const lctxrt_artifact_t *artifact, const lctxrt_safetensors_t *weights,
+    const lctxrt_session_options_t *options, lctxrt_session_t **out);
+
+/// Returns the device \p session runs on (LCTXRT_DEVICE_CPU for NULL).
+LCTXRT_API lctxrt_device_t lctxrt_session_device(
+    const lctxrt_session_t *session);
+
+/// Returns "cpu" or "cuda" for \p device, NULL for a value outside the
+/// enum.
+LCTXRT_API const char *lctxrt_device_name(lctxrt_device_t device);
+
+/// Parses "cpu" or "cuda" into \p out. Errors: INVALID_ARGUMENT (NULL
+/// pointer, any other name).
+LCTXRT_API lctxrt_status_t lctxrt_device_from_name(const char *name,
+                                                   lctxrt_device_t *out);
 
 /// Releases \p session and every buffer it allocated. NULL is a no-op.
 LCTXRT_API void lctxrt_session_close(lctxrt_session_t *session);

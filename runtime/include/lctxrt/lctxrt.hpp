@@ -315,11 +315,15 @@ private:
 class Session {
 public:
   /// Creates a session; \p weights may be null when no weights are needed.
-  static Expected<Session> create(const Artifact &artifact,
-                                  const SafetensorsFile *weights = nullptr) {
+  /// \p options chooses the device (null: the CPU); see
+  /// lctxrt_session_create_with_options().
+  static Expected<Session>
+  create(const Artifact &artifact, const SafetensorsFile *weights = nullptr,
+         const lctxrt_session_options_t *options = nullptr) {
     lctxrt_session_t *session = nullptr;
-    Status status(lctxrt_session_create(
-        artifact.get(), weights ? weights->get() : nullptr, &session));
+    Status status(lctxrt_session_create_with_options(
+        artifact.get(), weights ? weights->get() : nullptr, options,
+        &session));
     if (!status.ok())
       return status;
     return Session(session);
@@ -340,6 +344,9 @@ public:
 
   /// Returns the underlying handle, still owned by this object.
   lctxrt_session_t *get() const { return session; }
+
+  /// The device the session runs on.
+  lctxrt_device_t device() const { return lctxrt_session_device(session); }
 
   /// Runs \p entry; see lctxrt_session_run(). Views in \p outputs with NULL
   /// data are filled with runtime buffers.
