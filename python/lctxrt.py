@@ -7,7 +7,7 @@ through $LCTXRT_LIBRARY, or next to this file's build tree):
     import lctxrt
     art = lctxrt.Artifact("model.lctx")
     weights = lctxrt.Weights("weights.safetensors")
-    s = art.session(weights)
+    s = art.session(weights)                  # or device="cuda" / "cuda:1"
     logits = s.run("prefill", ids=np.array(..., dtype=np.int32))["logits"]
     s.reset_state(); s.state("global.pos")
 
@@ -62,6 +62,23 @@ class _View(ctypes.Structure):
                 ("data", ctypes.c_void_p), ("byte_size", ctypes.c_size_t)]
 
 
+class _SessionOptions(ctypes.Structure):
+    _fields_ = [("device", ctypes.c_int32), ("device_index", ctypes.c_int32)]
+
+
+DEVICES = {"cpu": 0, "cuda": 1}
+
+
+def _parse_device(device):
+    """"cpu", "cuda" or "cuda:N" -> (device code, index)."""
+    kind, _, index = str(device).partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or
+                                          not index.isdigit())):
+        raise Error("INVALID_ARGUMENT", f"unknown device '{device}' "
+                    "(devices: cpu, cuda, cuda:N)")
+    return DEVICES[kind], int(index or 0)
+
+
 def _find_library():
     path = os.environ.get("LCTXRT_LIBRARY")
     if path:
@@ -97,6 +114,9 @@ def _api():
         "lctxrt_safetensors_open": ([ctypes.c_char_p, ctypes.POINTER(P)], P),
         "lctxrt_safetensors_close": ([P], None),
         "lctxrt_session_create": ([P, P, ctypes.POINTER(P)], P),
+        "lctxrt_session_create_with_options": (
+            [P, P, ctypes.POINTER(_SessionOptions), ctypes.POINTER(P)], P),
+        "lctxrt_session_device": ([P], ctypes.c_int32),
         "lctxrt_session_close": ([P], None),
         "lctxrt_session_run": ([P, ctypes.c_char_p, ctypes.c_size_t,
                                 ctypes.POINTER(_View), ctypes.c_size_t,
@@ -163,8 +183,8 @@ class Artifact:
                                             for d in range(arg.rank))})
             self.entries[info.name.decode()] = args
 
-    def session(self, weights=None):
-        return Session(self, weights)
+    def session(self, weights=None, device="cpu"):
+        return Session(self, weights, device)
 
     def close(self):
         if self._handle:
@@ -198,15 +218,22 @@ def _to_array(view):
 
 
 class Session:
-    """Runs an artifact's entry points; owns its recurrent states."""
+    """Runs an artifact's entry points; owns its recurrent states.
 
-    def __init__(self, artifact, weights=None):
+    device: "cpu" (default), "cuda" or "cuda:N" (GPU N; the artifact must
+    come from lctx-compile --target=cuda). Inputs, outputs and states are
+    numpy arrays on the host either way."""
+
+    def __init__(self, artifact, weights=None, device="cpu"):
         self.artifact = artifact
         self._weights = weights
         self._handle = ctypes.c_void_p()
-        _check(_api().lctxrt_session_create(
+        code, index = _parse_device(device)
+        self.device = "cuda" if code == 1 else "cpu"
+        options = _SessionOptions(code, index)
+        _check(_api().lctxrt_session_create_with_options(
             artifact._handle, weights._handle if weights else None,
-            ctypes.byref(self._handle)))
+            ctypes.byref(options), ctypes.byref(self._handle)))
 
     def run(self, entry, **inputs):
         """Runs `entry` with numpy inputs by name; returns the outputs by

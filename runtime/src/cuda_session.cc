@@ -861,8 +861,7 @@ createSession(const lctxrt_artifact_t &art,
   if (CUresult result = driver->cuModuleLoadData(&probe, art.gpuImage.c_str())) {
     if (result == CUDA_ERROR_NO_BINARY_FOR_GPU ||
         result == CUDA_ERROR_INVALID_PTX ||
-        result == CUDA_ERROR_UNSUPPORTED_PTX_VERSION ||
-        result == CUDA_ERROR_INVALID_IMAGE)
+        result == CUDA_ERROR_UNSUPPORTED_PTX_VERSION)
       return makeStatus(
           LCTXRT_UNSUPPORTED,
           art.path + ": the artifact's kernels are " + gpu.format + " for " +
@@ -870,6 +869,11 @@ createSession(const lctxrt_artifact_t &art,
               s.deviceName + ") is " + s.arch + "; recompile with " +
               recompileHint(s.arch) + " (" +
               driver->failure("cuModuleLoadData", result) + ")");
+    if (result == CUDA_ERROR_INVALID_IMAGE)
+      return makeStatus(LCTXRT_FORMAT_ERROR,
+                        art.path + ": the kernel section '" + gpu.section +
+                            "' is not a valid " + gpu.format + " image: " +
+                            driver->failure("cuModuleLoadData", result));
     return s.driverError("cuModuleLoadData", result);
   }
   driver->cuModuleUnload(probe);
