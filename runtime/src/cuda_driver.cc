@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <type_traits>
+#include <vector>
 
 #include <dlfcn.h>
 
@@ -133,6 +134,71 @@ lctxrt_status_t loadDriver(const Driver *&out) {
   }
   out = driver.get();
   gDrivers.emplace(library, std::move(driver));
+  return nullptr;
+}
+
+std::string Blas::describe(int status) const {
+  const char *text =
+      cublasGetStatusString ? cublasGetStatusString(status) : nullptr;
+  return std::string(text ? text : "cuBLAS error") + " (status " +
+         std::to_string(status) + ")";
+}
+
+lctxrt_status_t loadBlas(const Blas *&out) {
+  out = nullptr;
+  static std::mutex mutex;
+  static std::unique_ptr<Blas> loaded;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (loaded) {
+    out = loaded.get();
+    return nullptr;
+  }
+  std::vector<std::string> names;
+  const char *env = std::getenv("LCTXRT_LIBCUBLAS");
+  if (env && *env)
+    names = {env};
+  else
+    names = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
+             "libcublas.so"};
+  std::string errors;
+  void *handle = nullptr;
+  std::string library;
+  for (const std::string &name : names) {
+    ::dlerror();
+    handle = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle) {
+      library = name;
+      break;
+    }
+    const char *error = ::dlerror();
+    errors += std::string(errors.empty() ? "" : "; ") +
+              (error ? error : name + ": dlopen failed");
+  }
+  if (!handle)
+    return makeStatus(LCTXRT_UNAVAILABLE,
+                      "no cuBLAS (the artifact's GEMMs call it; or compile "
+                      "with lctx-compile --gpu-gemm=generated): " + errors);
+  auto blas = std::make_unique<Blas>();
+  blas->library = library;
+  std::string missing;
+  const auto bind = [&](auto &slot, const char *name) {
+    void *symbol = ::dlsym(handle, name);
+    if (!symbol && missing.empty())
+      missing = name;
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(symbol);
+  };
+  bind(blas->cublasCreate, "cublasCreate_v2");
+  bind(blas->cublasDestroy, "cublasDestroy_v2");
+  bind(blas->cublasSetStream, "cublasSetStream_v2");
+  bind(blas->cublasSgemmStridedBatched, "cublasSgemmStridedBatched");
+  bind(blas->cublasGetStatusString, "cublasGetStatusString");
+  if (!missing.empty()) {
+    ::dlclose(handle);
+    return makeStatus(LCTXRT_UNAVAILABLE,
+                      "no cuBLAS: " + library + " lacks " + missing);
+  }
+  loaded = std::move(blas);
+  out = loaded.get();
   return nullptr;
 }
 
