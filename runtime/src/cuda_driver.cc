@@ -137,17 +137,17 @@ lctxrt_status_t loadDriver(const Driver *&out) {
   return nullptr;
 }
 
-std::string Blas::describe(int status) const {
+std::string BlasApi::describe(int status) const {
   const char *text =
       cublasGetStatusString ? cublasGetStatusString(status) : nullptr;
   return std::string(text ? text : "cuBLAS error") + " (status " +
          std::to_string(status) + ")";
 }
 
-lctxrt_status_t loadBlas(const Blas *&out) {
+lctxrt_status_t loadBlas(const BlasApi *&out) {
   out = nullptr;
   static std::mutex mutex;
-  static std::unique_ptr<Blas> loaded;
+  static std::unique_ptr<BlasApi> loaded;
   std::lock_guard<std::mutex> lock(mutex);
   if (loaded) {
     out = loaded.get();
@@ -178,7 +178,7 @@ lctxrt_status_t loadBlas(const Blas *&out) {
     return makeStatus(LCTXRT_UNAVAILABLE,
                       "no cuBLAS (the artifact's GEMMs call it; or compile "
                       "with lctx-compile --gpu-gemm=generated): " + errors);
-  auto blas = std::make_unique<Blas>();
+  auto blas = std::make_unique<BlasApi>();
   blas->library = library;
   std::string missing;
   const auto bind = [&](auto &slot, const char *name) {

@@ -103,7 +103,7 @@ struct Driver {
 
 /// The cuBLAS functions behind the runtime's GEMM (mgpuLctxSgemm), loaded
 /// only for artifacts that call it.
-struct Blas {
+struct BlasApi {
   int (*cublasCreate)(void **);
   int (*cublasDestroy)(void *);
   int (*cublasSetStream)(void *, CUstream);
@@ -121,7 +121,7 @@ struct Blas {
 
 /// Loads cuBLAS once per process: $LCTXRT_LIBCUBLAS if set, else
 /// libcublas.so.13, .12, .11, libcublas.so. Errors: UNAVAILABLE.
-lctxrt_status_t loadBlas(const Blas *&out);
+lctxrt_status_t loadBlas(const BlasApi *&out);
 
 /// The name lctxrt dlopens: $LCTXRT_LIBCUDA if set and not empty, else
 /// "libcuda.so.1".

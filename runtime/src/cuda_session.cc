@@ -191,7 +191,7 @@ struct Session {
   std::map<std::pair<CUmodule, const char *>, FunctionEntry> functions;
   std::vector<CUevent> events;
   /// cuBLAS, for artifacts whose code calls mgpuLctxSgemm.
-  const Blas *blas = nullptr;
+  const BlasApi *blas = nullptr;
   void *blasHandle = nullptr;
 
   // The caching pool of the code's allocations, keyed by exact size, and
