@@ -101,28 +101,6 @@ struct Driver {
   std::string failure(const char *call, CUresult result) const;
 };
 
-/// The cuBLAS functions behind the runtime's GEMM (mgpuLctxSgemm), loaded
-/// only for artifacts that call it.
-struct BlasApi {
-  int (*cublasCreate)(void **);
-  int (*cublasDestroy)(void *);
-  int (*cublasSetStream)(void *, CUstream);
-  int (*cublasSgemmStridedBatched)(void *, int, int, int, int, int,
-                                   const float *, const float *, int,
-                                   long long, const float *, int, long long,
-                                   const float *, float *, int, long long,
-                                   int);
-  const char *(*cublasGetStatusString)(int);
-  std::string library;
-
-  /// "CUBLAS_STATUS_... (code N)".
-  std::string describe(int status) const;
-};
-
-/// Loads cuBLAS once per process: $LCTXRT_LIBCUBLAS if set, else
-/// libcublas.so.13, .12, .11, libcublas.so. Errors: UNAVAILABLE.
-lctxrt_status_t loadBlas(const BlasApi *&out);
-
 /// The name lctxrt dlopens: $LCTXRT_LIBCUDA if set and not empty, else
 /// "libcuda.so.1".
 std::string driverLibraryName();

@@ -23,6 +23,7 @@
 
 #include "cuda_session.h"
 
+#include "cuda_blas.h"
 #include "cuda_driver.h"
 #include "kernel_alloc.h"
 #include "status.h"
@@ -190,9 +191,9 @@ struct Session {
   };
   std::map<std::pair<CUmodule, const char *>, FunctionEntry> functions;
   std::vector<CUevent> events;
-  /// cuBLAS, for artifacts whose code calls mgpuLctxSgemm.
-  const BlasApi *blas = nullptr;
-  void *blasHandle = nullptr;
+  /// cuBLAS on the session's stream, for artifacts whose code calls
+  /// mgpuLctxSgemm (cuda_blas.h).
+  Blas gemm;
 
   // The caching pool of the code's allocations, keyed by exact size, and
   // the blocks the current call holds (returned when it ends).
@@ -375,8 +376,6 @@ Session::~Session() {
     driver->cuEventDestroy(event);
   for (const auto &[data, module] : modules)
     driver->cuModuleUnload(module);
-  if (blasHandle)
-    blas->cublasDestroy(blasHandle);
   if (emptyDevice)
     driver->cuMemFree(emptyDevice);
   if (stream)
@@ -662,82 +661,25 @@ void hookMemset16(void *dst, uint16_t value, uint64_t count, void *stream) {
     s->record("mgpuMemset16", "cuMemsetD16Async", result);
 }
 
-/// The runtime's GEMM: C = A B + beta C over a strided batch, f32, every
-/// operand by the address of its first element and its strides in
-/// elements (A [batch, M, K], B [batch, K, N], C [batch, M, N]); each
-/// matrix has a unit stride in one of its two dimensions. cuBLAS (column-
-/// major) computes C directly when C's unit stride is along M, else C^T =
-/// B^T A^T.
+/// The runtime's GEMM (cuda_blas.h): C = A B + beta C over a strided
+/// batch, on the session's stream.
 void hookLctxSgemm(int64_t batch, int64_t M, int64_t N, int64_t K, int64_t A,
                    int64_t sAb, int64_t sAm, int64_t sAk, int64_t B,
                    int64_t sBb, int64_t sBk, int64_t sBn, int64_t C,
                    int64_t sCb, int64_t sCm, int64_t sCn, int64_t beta) {
   Session *s = current("mgpuLctxSgemm");
-  if (!s || s->failed || batch <= 0 || M <= 0 || N <= 0)
+  if (!s || s->failed)
     return;
-  const auto fail = [&](const std::string &message) {
-    s->failed = true;
-    s->errorCode = LCTXRT_DEVICE_ERROR;
-    s->error = "mgpuLctxSgemm: " + message;
-  };
-  if (!s->blasHandle)
-    return fail("cuBLAS is not loaded");
-  // An operand needed as a rows x cols column-major matrix, stored with
-  // strides (sRow, sCol): transposed or not, and its leading dimension.
-  struct Operand {
-    int op;
-    int64_t ld;
-  };
-  const auto operand = [](int64_t rows, int64_t cols, int64_t sRow,
-                          int64_t sCol, Operand &out) {
-    if (sRow == 1 || rows == 1) {
-      out = {0, std::max<int64_t>({sCol, rows, 1})};
-      return true;
-    }
-    if (sCol == 1 || cols == 1) {
-      out = {1, std::max<int64_t>({sRow, cols, 1})};
-      return true;
-    }
-    return false;
-  };
-  const bool direct = sCm == 1 || (M == 1 && sCn != 1);
-  int64_t m = M, n = N;
-  int64_t first = A, second = B, sFirst = sAb, sSecond = sBb;
-  Operand opFirst, opSecond, opC;
-  bool ok;
-  if (direct) {
-    ok = operand(M, K, sAm, sAk, opFirst) && operand(K, N, sBk, sBn, opSecond) &&
-         operand(M, N, sCm, sCn, opC) && opC.op == 0;
-  } else {
-    m = N;
-    n = M;
-    first = B;
-    second = A;
-    sFirst = sBb;
-    sSecond = sAb;
-    ok = operand(N, K, sBn, sBk, opFirst) && operand(K, M, sAk, sAm, opSecond) &&
-         operand(N, M, sCn, sCm, opC) && opC.op == 0;
-  }
-  if (!ok || K < 0 || m > INT_MAX || n > INT_MAX || K > INT_MAX ||
-      batch > INT_MAX || opFirst.ld > INT_MAX || opSecond.ld > INT_MAX ||
-      opC.ld > INT_MAX)
-    return fail("unsupported operand layout: M " + std::to_string(M) + ", N " +
-                std::to_string(N) + ", K " + std::to_string(K) +
-                ", strides A (" + std::to_string(sAm) + ", " +
-                std::to_string(sAk) + "), B (" + std::to_string(sBk) + ", " +
-                std::to_string(sBn) + "), C (" + std::to_string(sCm) + ", " +
-                std::to_string(sCn) + ")");
-  const float alpha = 1.0f, betaValue = static_cast<float>(beta);
-  const auto pointer = [](int64_t address) {
-    return reinterpret_cast<float *>(static_cast<uintptr_t>(address));
-  };
-  if (int status = s->blas->cublasSgemmStridedBatched(
-          s->blasHandle, opFirst.op, opSecond.op, static_cast<int>(m),
-          static_cast<int>(n), static_cast<int>(K), &alpha, pointer(first),
-          static_cast<int>(opFirst.ld), sFirst, pointer(second),
-          static_cast<int>(opSecond.ld), sSecond, &betaValue, pointer(C),
-          static_cast<int>(opC.ld), sCb, static_cast<int>(batch)))
-    fail("cublasSgemmStridedBatched failed: " + s->blas->describe(status));
+  const int64_t args[17] = {batch, M,   N,   K,   A,   sAb, sAm, sAk, B,
+                            sBb,   sBk, sBn, C,   sCb, sCm, sCn, beta};
+  std::string message;
+  if (!s->gemm.ready())
+    message = "cuBLAS is not loaded";
+  else if (s->gemm.sgemm(args, message))
+    return;
+  s->failed = true;
+  s->errorCode = LCTXRT_DEVICE_ERROR;
+  s->error = "mgpuLctxSgemm: " + message;
 }
 
 struct Hook {
@@ -1033,18 +975,9 @@ createSession(const lctxrt_artifact_t &art,
                 (std::string(kSlotPrefix) + "mgpuLctxSgemm").c_str()))
       needsBlas = true;
   if (needsBlas) {
-    if (lctxrt_status_t status = loadBlas(s.blas))
-      return status;
-    if (int status = s.blas->cublasCreate(&s.blasHandle)) {
-      s.blasHandle = nullptr;
-      return makeStatus(LCTXRT_UNAVAILABLE,
-                        s.where() + "cublasCreate_v2 failed: " +
-                            s.blas->describe(status));
-    }
-    if (int status = s.blas->cublasSetStream(s.blasHandle, s.stream))
-      return makeStatus(LCTXRT_DEVICE_ERROR,
-                        s.where() + "cublasSetStream_v2 failed: " +
-                            s.blas->describe(status));
+    std::string message;
+    if (!s.gemm.init(s.stream, message))
+      return makeStatus(LCTXRT_UNAVAILABLE, s.where() + message);
   }
 
   if (lctxrt_status_t status = s.synchronize())

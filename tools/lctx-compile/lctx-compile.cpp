@@ -64,6 +64,15 @@ static cl::opt<std::string>
     cudaPath("cuda-path", cl::desc("cuda target: the CUDA toolkit for ptxas "
                                    "(default: $CUDA_HOME, $CUDA_PATH, "
                                    "/usr/local/cuda, or ptxas on $PATH)"));
+enum class GPUGemm { Library, Generated };
+static cl::opt<GPUGemm> gpuGemm(
+    "gpu-gemm",
+    cl::desc("cuda target: dense f32 contractions in the artifact"),
+    cl::values(clEnumValN(GPUGemm::Library, "library",
+                          "call the runtime's GEMM (cuBLAS; the default)"),
+               clEnumValN(GPUGemm::Generated, "generated",
+                          "generated kernels, like every other op")),
+    cl::init(GPUGemm::Library));
 static cl::opt<std::string>
     cpuName("cpu", cl::desc("CPU to generate code for (default: the host)"));
 enum class Emit { Artifact, MLIR, LLVM, Asm, Obj, PTX, Cubin };
@@ -219,6 +228,8 @@ int main(int argc, char **argv) {
     options.toolkit = cudaPath;
     options.hostCode = artifact || emit == Emit::MLIR;
     options.hostToLLVM = artifact;
+    // --emit=ptx/cubin: every kernel, none left to the library.
+    options.libraryGemm = options.hostCode && gpuGemm == GPUGemm::Library;
     // An artifact carries cubin when ptxas is at hand, else PTX.
     options.cubin = emit == Emit::Cubin ||
                     (artifact && (!cudaPath.empty() ||

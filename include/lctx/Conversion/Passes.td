@@ -22,6 +22,12 @@ def ConvertLCtxToLinalgPass : Pass<"convert-lctx-to-linalg"> {
     bufferization and the CPU pipeline. Ops without a lowering yet are left
     in place; the pass then fails, naming the first of them.
   }];
+  let options = [
+    Option<"attentionTile", "attention-tile", "int64_t", /*default=*/"64",
+           "Query and key tile of lctx.attention's flash form (0: whole "
+           "sequences, one tile: the scores of a head as one matrix, for "
+           "library GEMMs on the GPU)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::complex::ComplexDialect",
                            "::mlir::linalg::LinalgDialect",

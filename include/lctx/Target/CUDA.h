@@ -40,6 +40,9 @@ struct CUDAOptions {
   /// With hostCode: lower the host side to the LLVM dialect (`mgpu*`
   /// calls), ready for translation beside the CPU code.
   bool hostToLLVM = false;
+  /// Dense f32 contractions call the runtime's GEMM (cuBLAS) instead of
+  /// generated kernels (docs/runtime-cuda.md).
+  bool libraryGemm = true;
 };
 
 /// The prefix of the host functions of the cuda target's entry points.

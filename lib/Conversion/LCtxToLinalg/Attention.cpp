@@ -34,7 +34,6 @@ using namespace mlir::lctx::lowering;
 
 namespace {
 
-constexpr int64_t kTile = 64;
 
 /// Positions [B, T] as i64: `given` converted, or `offset + t`; entries at
 /// t >= `valid` (padding to whole tiles) are -1, i.e. masked keys.
@@ -130,9 +129,11 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
   bool causal = args.causal;
   bool defaultPositions = !args.qPositions;
 
-    // Tiles: at most kTile, whole tensors when shorter.
-    int64_t bq = std::min(kTile, std::max<int64_t>(tq, 1));
-    int64_t bk = std::min(kTile, std::max<int64_t>(tk, 1));
+    // Tiles: at most args.tile (0: no limit), whole tensors when shorter.
+    int64_t limit = args.tile > 0 ? args.tile
+                                  : std::numeric_limits<int64_t>::max();
+    int64_t bq = std::min(limit, std::max<int64_t>(tq, 1));
+    int64_t bk = std::min(limit, std::max<int64_t>(tk, 1));
     int64_t nq = (tq + bq - 1) / bq, nk = (tk + bk - 1) / bk;
     int64_t tqPad = nq * bq, tkPad = nk * bk;
 
@@ -379,7 +380,9 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
 namespace {
 
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
+  AttentionLowering(MLIRContext *context, int64_t tile)
+      : OpRewritePattern(context), tile(tile) {}
+  int64_t tile;
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     if (!hasStaticTensorShapes(op))
@@ -397,6 +400,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     if (auto theta = op.getRopeThetaAttr())
       args.ropeTheta = theta.getValueAsDouble();
     args.resultElementType = op.getType().getElementType();
+    args.tile = tile;
     rewriter.replaceOp(op, buildFlashAttention(rewriter, op.getLoc(), args,
                                                nullptr));
     return success();
@@ -577,7 +581,8 @@ struct MemoryAttentionLowering : OpRewritePattern<MemoryAttentionOp> {
 
 } // namespace
 
-void lowering::populateAttentionPatterns(RewritePatternSet &patterns) {
-  patterns.add<AttentionLowering, MemoryAttentionLowering>(
-      patterns.getContext());
+void lowering::populateAttentionPatterns(RewritePatternSet &patterns,
+                                         int64_t tile) {
+  patterns.add<AttentionLowering>(patterns.getContext(), tile);
+  patterns.add<MemoryAttentionLowering>(patterns.getContext());
 }

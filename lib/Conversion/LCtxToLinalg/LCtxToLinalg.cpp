@@ -19,8 +19,9 @@ namespace mlir::lctx {
 using namespace mlir;
 using namespace mlir::lctx;
 
-void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns) {
-  lowering::populateAttentionPatterns(patterns);
+void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns,
+                                        int64_t attentionTile) {
+  lowering::populateAttentionPatterns(patterns, attentionTile);
   lowering::populateCemaOpsPatterns(patterns);
   lowering::populateCommonOpsPatterns(patterns);
   lowering::populateMemoryOpsPatterns(patterns);
@@ -31,9 +32,16 @@ void lctx::populateLCtxToLinalgPatterns(RewritePatternSet &patterns) {
 namespace {
 struct ConvertLCtxToLinalgPass
     : lctx::impl::ConvertLCtxToLinalgPassBase<ConvertLCtxToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
+    if (attentionTile < 0) {
+      getOperation()->emitError()
+          << "convert-lctx-to-linalg: attention-tile must be >= 0, got "
+          << attentionTile;
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
-    populateLCtxToLinalgPatterns(patterns);
+    populateLCtxToLinalgPatterns(patterns, attentionTile);
     if (failed(applyPatternsAndFoldGreedily(getOperation(),
                                             std::move(patterns))))
       return signalPassFailure();

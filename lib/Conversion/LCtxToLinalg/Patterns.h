@@ -127,6 +127,8 @@ struct FlashAttentionArgs {
   double scale = 1.0;
   std::optional<double> ropeTheta;
   Type resultElementType;
+  /// Query and key tile (0: whole sequences).
+  int64_t tile = 64;
 };
 
 /// Maps one normalized f32 output tile [Bq, Dv] of batch `b`, head `h`
@@ -146,7 +148,8 @@ Value buildFlashAttention(OpBuilder &b, Location loc,
 // Per-family pattern sets
 //===----------------------------------------------------------------------===//
 
-void populateAttentionPatterns(RewritePatternSet &patterns);
+/// `tile`: the flash form's query and key tile (0: whole sequences).
+void populateAttentionPatterns(RewritePatternSet &patterns, int64_t tile = 64);
 void populateCemaOpsPatterns(RewritePatternSet &patterns);
 void populateCommonOpsPatterns(RewritePatternSet &patterns);
 void populateMemoryOpsPatterns(RewritePatternSet &patterns);

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -50,6 +51,31 @@ using namespace mlir;
 using namespace mlir::lctx;
 
 namespace {
+
+/// The buffer a view is taken of (through view-like ops).
+Value rootBuffer(Value buffer) {
+  while (Operation *def = buffer.getDefiningOp()) {
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      break;
+    buffer = view.getViewSource();
+  }
+  return buffer;
+}
+
+/// Host-side bookkeeping that never holds model data: stack buffers, and
+/// the arguments of the helper that buffer deallocation generates (arrays
+/// of buffer addresses and ownership flags).
+bool isHostScratch(Value buffer) {
+  Value root = rootBuffer(buffer);
+  if (root.getDefiningOp<memref::AllocaOp>())
+    return true;
+  auto arg = dyn_cast<BlockArgument>(root);
+  auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                  : func::FuncOp();
+  return func && func.isPrivate() &&
+         func.getSymName().starts_with("dealloc_helper");
+}
 
 /// Entry points own none of their arguments (inputs, weights and state
 /// belong to the runtime): bufferization must not write into them. The
@@ -494,6 +520,8 @@ struct CheckHostCodePass
           Value buffer = isa<memref::LoadOp>(op)
                              ? cast<memref::LoadOp>(op).getMemRef()
                              : cast<memref::StoreOp>(op).getMemRef();
+          if (isHostScratch(buffer))
+            return WalkResult::advance();
           auto type = cast<MemRefType>(buffer.getType());
           if (type.hasStaticShape() && type.getNumElements() <= 8 &&
               type.getElementType().isIntOrIndex())
@@ -583,6 +611,164 @@ struct DeviceCopiesPass
                                copy.getTarget());
       copy.erase();
     }
+  }
+};
+
+/// The runtime's GEMM (docs/runtime-cuda.md): C = A B + beta C over a
+/// strided batch, every operand given by its address and its strides in
+/// elements (row-major names: A [batch, M, K], B [batch, K, N], C [batch,
+/// M, N]), f32 with fp32 accumulation, on the runtime's stream:
+///   mgpuLctxSgemm(batch, M, N, K, A, sAb, sAm, sAk, B, sBb, sBk, sBn,
+///                 C, sCb, sCm, sCn, beta)      all i64
+constexpr const char kGemmFunction[] = "mgpuLctxSgemm";
+
+/// Dense f32 contractions at host level (linalg.matmul, batch_matmul,
+/// their transposed forms and generic contractions such as attention's
+/// Q K^T and P V) become calls of the runtime's GEMM (cuBLAS), when every
+/// operand has a unit stride in one of its two matrix dimensions and the
+/// batch dimensions collapse into one uniform stride. A zero fill of the
+/// output just before it becomes beta = 0.
+struct LibraryGemmPass
+    : PassWrapper<LibraryGemmPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LibraryGemmPass)
+  StringRef getArgument() const final { return "lctx-cuda-library-gemm"; }
+
+  /// Loop-dimension strides of one operand: stride[d] for each loop d
+  /// (0 where the operand does not use d). Fails on non-static strides.
+  static LogicalResult loopStrides(linalg::LinalgOp op, OpOperand &operand,
+                                   SmallVectorImpl<int64_t> &strides) {
+    auto type = cast<MemRefType>(operand.get().getType());
+    SmallVector<int64_t> memStrides;
+    int64_t offset;
+    if (failed(getStridesAndOffset(type, memStrides, offset)) ||
+        llvm::any_of(memStrides, ShapedType::isDynamic))
+      return failure();
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    strides.assign(op.getNumLoops(), 0);
+    for (auto [i, expr] : llvm::enumerate(map.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return failure();
+      strides[dim.getPosition()] += memStrides[i];
+    }
+    return success();
+  }
+
+  static bool rewrite(linalg::LinalgOp op, func::FuncOp callee) {
+    if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
+      return false;
+    // scf.parallel nests go to the grid; scf.forall stays on the host.
+    if (op->getParentOfType<scf::ParallelOp>())
+      return false;
+    for (OpOperand &operand : op->getOpOperands())
+      if (!cast<MemRefType>(operand.get().getType()).getElementType().isF32())
+        return false;
+    FailureOr<linalg::ContractionDimensions> dims =
+        linalg::inferContractionDims(op);
+    if (failed(dims) || dims->m.size() != 1 || dims->n.size() != 1 ||
+        dims->k.size() != 1)
+      return false;
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    if (llvm::any_of(ranges, ShapedType::isDynamic))
+      return false;
+    OpOperand *operands[3] = {op.getDpsInputOperand(0),
+                              op.getDpsInputOperand(1),
+                              op.getDpsInitOperand(0)};
+    SmallVector<int64_t> strides[3];
+    for (int i = 0; i < 3; ++i)
+      if (failed(loopStrides(op, *operands[i], strides[i])))
+        return false;
+    unsigned m = dims->m[0], n = dims->n[0], k = dims->k[0];
+    // Batch dimensions of extent > 1 must collapse into one: each one's
+    // stride is the next one's extent times its stride, in every operand.
+    SmallVector<unsigned> batch;
+    for (unsigned d : dims->batch)
+      if (ranges[d] > 1)
+        batch.push_back(d);
+    int64_t batchCount = 1;
+    for (unsigned d : batch)
+      batchCount *= ranges[d];
+    for (int i = 0; i < 3; ++i)
+      for (size_t j = 0; j + 1 < batch.size(); ++j)
+        if (strides[i][batch[j]] !=
+            ranges[batch[j + 1]] * strides[i][batch[j + 1]])
+          return false;
+    auto batchStride = [&](int i) {
+      return batch.empty() ? 0 : strides[i][batch.back()];
+    };
+    // cuBLAS needs a unit stride in one matrix dimension of each operand.
+    auto matrixOk = [&](int i, unsigned r, unsigned c) {
+      return strides[i][r] == 1 || strides[i][c] == 1;
+    };
+    if (!matrixOk(0, m, k) || !matrixOk(1, k, n) || !matrixOk(2, m, n) ||
+        strides[2][m] == 0 || strides[2][n] == 0)
+      return false;
+
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type i64 = b.getI64Type();
+    auto cst = [&](int64_t v) -> Value {
+      return b.create<arith::ConstantIntOp>(loc, v, 64);
+    };
+    // The address of an operand's first element, as i64.
+    auto address = [&](Value buffer) -> Value {
+      auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, buffer);
+      Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(
+          loc, meta.getBaseBuffer());
+      Value bytes = b.create<arith::MulIOp>(
+          loc, meta.getOffset(), b.create<arith::ConstantIndexOp>(loc, 4));
+      return b.create<arith::IndexCastOp>(
+          loc, i64, b.create<arith::AddIOp>(loc, base, bytes));
+    };
+    // beta = 0 when the output was just zero-filled.
+    int64_t beta = 1;
+    Value out = operands[2]->get();
+    if (auto fill =
+            dyn_cast_or_null<linalg::FillOp>(op->getPrevNode())) {
+      auto zero = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+      auto value = zero ? dyn_cast<FloatAttr>(zero.getValue()) : FloatAttr();
+      if (fill.getOutputs()[0] == out && value && value.getValue().isZero()) {
+        beta = 0;
+        fill.erase();
+      }
+    }
+    SmallVector<Value> args = {cst(batchCount), cst(ranges[m]),
+                               cst(ranges[n]), cst(ranges[k]),
+                               address(operands[0]->get()), cst(batchStride(0)),
+                               cst(strides[0][m]), cst(strides[0][k]),
+                               address(operands[1]->get()), cst(batchStride(1)),
+                               cst(strides[1][k]), cst(strides[1][n]),
+                               address(out), cst(batchStride(2)),
+                               cst(strides[2][m]), cst(strides[2][n]),
+                               cst(beta)};
+    b.create<func::CallOp>(loc, callee, args);
+    op->erase();
+    return true;
+  }
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<linalg::LinalgOp> candidates;
+    module.walk([&](linalg::LinalgOp op) { candidates.push_back(op); });
+    func::FuncOp callee;
+    for (linalg::LinalgOp op : candidates) {
+      if (!callee) {
+        // Declared once the first candidate is seen.
+        if (!op.hasPureBufferSemantics() ||
+            !linalg::isaContractionOpInterface(op))
+          continue;
+        OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+        Type i64 = b.getI64Type();
+        callee = b.create<func::FuncOp>(
+            module.getLoc(), kGemmFunction,
+            b.getFunctionType(SmallVector<Type>(17, i64), {}));
+        callee.setPrivate();
+      }
+      rewrite(op, callee);
+    }
+    if (callee && callee.getSymbolUses(module)->empty())
+      callee.erase();
   }
 };
 
@@ -713,6 +899,10 @@ struct HostRuntimePass
                         launch.getClusterSizeOperandValues())
                   : std::nullopt);
           launch.erase();
+        } else if (isHostScratch(isa<memref::LoadOp>(op)
+                                     ? cast<memref::LoadOp>(op).getMemRef()
+                                     : cast<memref::StoreOp>(op).getMemRef())) {
+          continue;
         } else {
           // A host load or store of a control scalar: wait for the kernels
           // before it.
@@ -725,6 +915,8 @@ struct HostRuntimePass
     // Rename every function (entry points and their callees) to cuda_*.
     SymbolTable symbols(module);
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (func.isExternal()) // runtime functions keep their names
+        continue;
       auto name = StringAttr::get(
           ctx, Twine(kCUDAEntryPrefix) + func.getSymName());
       if (failed(symbols.replaceAllSymbolUses(func, name, module)))
@@ -744,6 +936,7 @@ void registerPasses() {
     registerGPUPasses();
     registerLinalgPasses();
     bufferization::registerBufferizationPasses();
+    bufferization::registerBufferizationPipelines();
     registerTransformsPasses();
     registerSCFPasses();
     arith::registerArithPasses();
@@ -820,7 +1013,11 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   frontend.decompose = true;
   buildFrontendPipeline(pm, frontend);
   pm.addPass(std::make_unique<PortableLoweringsPass>());
-  pm.addPass(createConvertLCtxToLinalgPass());
+  // Attention as whole-sequence tiles: a head's scores are one matrix, so
+  // that its two products are single library GEMMs.
+  ConvertLCtxToLinalgPassOptions lowering;
+  lowering.attentionTile = options.libraryGemm ? 0 : 64;
+  pm.addPass(createConvertLCtxToLinalgPass(lowering));
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -839,8 +1036,11 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   if (failed(parse(
           "one-shot-bufferize{bufferize-function-boundaries "
           "function-boundary-type-conversion=identity-layout-map},"
-          "buffer-results-to-out-params,canonicalize")))
+          "buffer-results-to-out-params,canonicalize,"
+          "buffer-deallocation-pipeline,canonicalize")))
     return failure();
+  if (options.libraryGemm)
+    pm.addPass(std::make_unique<LibraryGemmPass>());
   pm.nest<func::FuncOp>().addPass(std::make_unique<DeviceCopiesPass>());
   if (failed(parse("func.func(convert-linalg-to-parallel-loops)")))
     return failure();
@@ -868,7 +1068,8 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<HostRuntimePass>());
   if (!options.hostToLLVM)
     return success();
-  return parse("expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+  return parse("scf-forall-to-for,expand-strided-metadata,lower-affine,"
+               "convert-bufferization-to-memref,convert-scf-to-cf,"
                "gpu-to-llvm,finalize-memref-to-llvm,convert-math-to-llvm,"
                "convert-func-to-llvm,convert-arith-to-llvm,"
                "convert-index-to-llvm,convert-cf-to-llvm,canonicalize,"

@@ -24,7 +24,9 @@ namespace lctx {
 #include "lctx/Conversion/Passes.h.inc"
 
 /// Populates `patterns` with the lowering of every lctx op that has one.
-void populateLCtxToLinalgPatterns(RewritePatternSet &patterns);
+/// `attentionTile`: lctx.attention's flash tile (0: whole sequences).
+void populateLCtxToLinalgPatterns(RewritePatternSet &patterns,
+                                  int64_t attentionTile = 64);
 
 } // namespace lctx
 } // namespace mlir
