@@ -483,8 +483,20 @@ void hookLaunchKernel(void *function, int64_t gridX, int64_t gridY,
           static_cast<unsigned>(gridZ), static_cast<unsigned>(blockX),
           static_cast<unsigned>(blockY), static_cast<unsigned>(blockZ),
           static_cast<unsigned>(sharedMemBytes),
-          stream ? stream : s->stream, params, extra))
+          stream ? stream : s->stream, params, extra)) {
     s->record("mgpuLaunchKernel", "cuLaunchKernel", result);
+    // Name the kernel and its configuration.
+    std::string name = "?";
+    for (const auto &[key, entry] : s->functions)
+      if (entry.function == function)
+        name = entry.name;
+    s->error += " (kernel '" + name + "', grid (" + std::to_string(gridX) +
+                ", " + std::to_string(gridY) + ", " + std::to_string(gridZ) +
+                "), block (" + std::to_string(blockX) + ", " +
+                std::to_string(blockY) + ", " + std::to_string(blockZ) +
+                "), " + std::to_string(sharedMemBytes) +
+                " bytes of dynamic shared memory)";
+  }
 }
 
 void *hookStreamCreate() {

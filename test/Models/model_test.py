@@ -18,6 +18,12 @@ reference logit):
     problem.
 
 usage: model_test.py --build-dir DIR [--config FILE ...] [--keep DIR]
+
+On a GPU (the same checks, the compiled code running on the device):
+  here:    model_test.py --build-dir DIR --target cuda --gpu-arch sm_90 \
+               --prepare OUTDIR        (generate, compile, weights; no checks)
+  there:   model_test.py --build-dir RUNTIME_BUILD --prebuilt OUTDIR \
+               --device cuda           (no compiler needed)
 """
 import argparse
 import json
@@ -44,6 +50,10 @@ import mod as mod_ref  # noqa: E402
 import switch as switch_ref  # noqa: E402
 
 TOL = 1e-4
+# The device sessions run on (--device).
+DEVICE = "cpu"
+# The architectures the cuda target compiles today.
+CUDA_ARCHS = ("infini", "megabyte")
 
 
 def megabyte_decode(session, ids, steps, patch):
@@ -74,7 +84,7 @@ def test_megabyte(c, art, weights, wdict, name):
     b, t, p = c.get("batch", 1), c["context"], c["patch"]
     rng = np.random.default_rng(17)
     ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
-    session = art.session(weights)
+    session = art.session(weights, device=DEVICE)
     full = session.run("prefill", ids=ids)["logits"]
     ref = megabyte_ref.forward(wdict, ids, c).numpy()
     err = rel_error(full, ref)
@@ -123,7 +133,7 @@ def check_prefill(c, art, weights, wdict, name, ref, seed):
     b, t = c.get("batch", 1), c["context"]
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, c.get("vocab", 256), (b, t)).astype(np.int32)
-    session = art.session(weights)
+    session = art.session(weights, device=DEVICE)
     full = session.run("prefill", ids=ids)["logits"]
     err = rel_error(full, ref.forward(wdict, ids, c).numpy())
     check(err <= TOL, f"{name}: prefill vs PyTorch reference: {err:.2e}")
@@ -227,7 +237,7 @@ def lctx_run_info(path):
 
 
 def test_module_errors(art, weights):
-    session = art.session(weights)
+    session = art.session(weights, device=DEVICE)
     try:
         session.run("nope")
         check(False, "module: unknown entry raises")
@@ -252,8 +262,16 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--config", action="append")
     ap.add_argument("--keep")
-    global ARGS
+    ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--gpu-arch", default="sm_90")
+    ap.add_argument("--prepare", metavar="DIR",
+                    help="only generate, compile and write weights into DIR")
+    ap.add_argument("--prebuilt", metavar="DIR",
+                    help="run the checks on the artifacts of --prepare")
+    ap.add_argument("--device", default="cpu")
+    global ARGS, DEVICE
     ARGS = ap.parse_args()
+    DEVICE = ARGS.device
     bindir = os.path.join(ARGS.build_dir, "bin")
     ARGS.lctx_run = os.path.join(bindir, "lctx-run")
     os.environ.setdefault("LCTXRT_LIBRARY",
@@ -271,22 +289,34 @@ def main():
         os.path.join(HERE, "Inputs", "megalodon-tiny.json"),
         os.path.join(HERE, "Inputs", "mod-switch.json"),
         os.path.join(HERE, "Inputs", "megabyte-infini.json")]
-    work = ARGS.keep or tempfile.mkdtemp(prefix="lctx-model-test-")
+    work = (ARGS.prepare or ARGS.prebuilt or ARGS.keep or
+            tempfile.mkdtemp(prefix="lctx-model-test-"))
     os.makedirs(work, exist_ok=True)
+    cuda = ARGS.target == "cuda" or DEVICE.startswith("cuda")
     for path in configs:
         c = json.load(open(path))
+        if cuda and c["arch"] not in CUDA_ARCHS:
+            continue
         name = os.path.splitext(os.path.basename(path))[0]
         mlir = os.path.join(work, name + ".mlir")
         lctx = os.path.join(work, name + ".lctx")
         wpath = os.path.join(work, name + ".safetensors")
-        subprocess.run([os.path.join(ROOT, "tools", "lctx-gen", "lctx-gen"),
-                        path, "-o", mlir], check=True)
-        subprocess.run([os.path.join(bindir, "lctx-compile"), "--quiet", mlir,
-                        "-o", lctx], check=True)
-        subprocess.run(["/usr/bin/python3",
-                        os.path.join(ROOT, "scripts", "random-weights.py"),
-                        lctx, wpath, "--seed", "5"], check=True,
-                       stdout=subprocess.DEVNULL)
+        if not ARGS.prebuilt:
+            target = (["--target=cuda", "--gpu-arch=" + ARGS.gpu_arch,
+                       # The GPU machine's CPU, not this one's.
+                       "--cpu=x86-64-v3"] if ARGS.target == "cuda" else [])
+            subprocess.run([os.path.join(ROOT, "tools", "lctx-gen",
+                                         "lctx-gen"), path, "-o", mlir],
+                           check=True)
+            subprocess.run([os.path.join(bindir, "lctx-compile"), "--quiet",
+                            mlir, "-o", lctx] + target, check=True)
+            subprocess.run(["/usr/bin/python3",
+                            os.path.join(ROOT, "scripts", "random-weights.py"),
+                            lctx, wpath, "--seed", "5"], check=True,
+                           stdout=subprocess.DEVNULL)
+        if ARGS.prepare:
+            print(f"model_test: prepared {lctx}")
+            continue
         art = lctxrt.Artifact(lctx)
         weights = lctxrt.Weights(wpath)
         if c["arch"] == "megabyte":
@@ -302,7 +332,8 @@ def main():
         test_module_errors(art, weights)
     if FAILURES:
         sys.exit(f"model_test: {len(FAILURES)} failure(s)")
-    print("model_test: all checks passed")
+    if not ARGS.prepare:
+        print(f"model_test: all checks passed (device {DEVICE})")
 
 
 if __name__ == "__main__":

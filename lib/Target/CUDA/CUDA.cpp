@@ -496,7 +496,10 @@ struct TileForThreadsPass
         continue;
       SmallVector<int64_t> sizes(rank, 1);
       sizes.back() = std::min<int64_t>(*ub - *lb, 256);
-      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/false);
+      // A tile that does not divide the extent gets a guard (scf.if) in
+      // the thread loop rather than a min bound, which the grid mapping
+      // cannot take.
+      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
     }
   }
 };
