@@ -61,6 +61,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "test", "reference", "torch"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "models"))
 
+import infini  # noqa: E402  (test/reference/torch: retrieve, update, forward)
+
 TOL = 1e-4          # max |lctx - ref| / max |ref|, fp32
 F32_EPS_1E6 = struct.unpack("f", struct.pack("f", 1e-6))[0]  # RMSNorm eps
 
@@ -108,7 +110,7 @@ def st_write(path, tensors):
 
 B, H, T, DH = 1, 8, 2048, 64          # attention and Infini memory
 CHUNK = 512
-NT, D, DO, FH = 4096, 512, 2048, 1280  # rms_norm / linear / ffn
+NT, D, DO, FH = 4096, 512, 2048, 1376  # rms_norm / linear / ffn
 CL, CD, CN = 8192, 512, 16             # CEMA
 
 
@@ -235,14 +237,12 @@ def t_cema_fft(x, alpha, delta, theta, gamma, omega, h0):
 
 
 def t_retrieve_gate(q, adot, m, z, beta):
-    import infini
     g = torch.sigmoid(beta)[None, :, None, None]
     return g * infini.retrieve(q, m, z) + (1 - g) * adot
 
 
 def t_update(rule):
     def f(k, v, m, z):
-        import infini
         return infini.update(rule, k, v, m, z)
     return f
 
@@ -269,7 +269,7 @@ OPS = {
         "[1,4096,512]x[512,2048]", lambda x, w: x @ w, ["x"], ["w"],
         gb((NT, D), (D, DO), (NT, DO)), 2 * NT * D * DO),
     "ffn_swiglu": (
-        "T=4096 512-1280-512", t_ffn_swiglu, ["x"],
+        "T=4096 512-1376-512", t_ffn_swiglu, ["x"],
         ["w_in", "w_out", "w_gate"],
         gb((NT, D), (D, FH), (FH, D), (D, FH), (NT, D)), 6 * NT * D * FH),
     "cema": (
@@ -443,8 +443,26 @@ def bench_ops(args, info, work, report):
                     alt = fn(*operands(torch.float64))
                 row["peer_err"] = max(rel_err(a.cpu().numpy(), w)
                                       for a, w in zip(alt, want))
+            gen = os.path.join(args.carry, "ops-generated.lctx")
+            if os.path.exists(gen):
+                # lctx's generated GEMM kernels instead of the runtime's
+                # library GEMM: same entry, same checks.
+                try:
+                    tg = run_lctx(args, gen, entry, wfile, ifile, ofile,
+                                  args.repeat)
+                    row["gen"] = tg["device"] if tg["device"] is not None \
+                        else tg["wall"]
+                    got = st_read(ofile)
+                    row["gen_err"] = max(rel_err(got[n], w)
+                                         for n, w in zip(names, want))
+                    print("   lctx generated-GEMM %.4f ms, max rel err %.2e"
+                          % (row["gen"], row["gen_err"]), flush=True)
+                except Exception as e:  # noqa: BLE001
+                    row["gen_fail"] = str(e).splitlines()[0][:80]
+                    print("   lctx generated-GEMM FAIL: %s" % e, flush=True)
             del want
-            row["status"] = "ok" if row["err"] <= TOL else "NUMERICS"
+            row["status"] = "ok" if row["err"] <= TOL and \
+                row.get("gen_err", 0) <= TOL else "NUMERICS"
             print("   lctx %.4f ms (wall %.4f ms, device %s), max rel err "
                   "%.2e %s" % (row["lctx"], t["wall"], t["device"],
                                row["err"], row["status"]), flush=True)
@@ -455,7 +473,8 @@ def bench_ops(args, info, work, report):
                 row["eager"] = time_torch(lambda: fn(*ops32), dev,
                                           args.repeat)
             print("   torch eager fp32 %.4f ms" % row["eager"], flush=True)
-            if compile_left > 0:
+            if compile_left > 0 and time.perf_counter() - args.t_start < \
+                    args.compile_deadline:
                 t0 = time.perf_counter()
                 try:
                     cfn = torch.compile(fn)
@@ -534,12 +553,12 @@ def ops_table(rows, info, args):
     dev_col = "lctx ms (device)" if any(r.get("lctx_dev") is not None
                                         for r in rows) else "lctx ms (wall)"
     lines = [
-        "| op | shape | %s | lctx wall ms | torch eager ms | torch.compile "
+        "| op | shape | %s | lctx wall ms | lctx gen-GEMM ms | torch eager ms | torch.compile "
         "ms | SDPA fp32 ms | SDPA bf16 flash ms | eager/lctx | best fp32 "
         "torch/lctx | MB moved | GFLOP | lctx GB/s (%% of %s) | lctx TFLOP/s "
         "(%% of fp32 %s) | max rel err | status |" % (
             dev_col, fmt(info["bw"], "%.0f"), fmt(info["fp32"], "%.1f")),
-        "|" + "---|" * 16]
+        "|" + "---|" * 17]
     for r in rows:
         lt = r.get("lctx")
         best = [r.get(k) for k in ("eager", "compiled", "sdpa32")
@@ -561,10 +580,15 @@ def ops_table(rows, info, args):
         err = fmt(r.get("err"), "%.1e")
         if r.get("peer_err") is not None:
             err += " (peer %.1e)" % r["peer_err"]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | "
+        gen = fmt(r.get("gen"), "%.4f")
+        if r.get("gen_err") is not None:
+            gen += " (err %.0e)" % r["gen_err"]
+        elif r.get("gen_fail"):
+            gen = "FAIL"
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | "
                      "%.1f | %.2f | %s | %s | %s | %s |" % (
                          r["op"], r["shape"], fmt(lt, "%.4f"),
-                         fmt(r.get("lctx_wall"), "%.4f"),
+                         fmt(r.get("lctx_wall"), "%.4f"), gen,
                          fmt(r.get("eager"), "%.4f"),
                          fmt(r.get("compiled"), "%.4f"),
                          fmt(r.get("sdpa32"), "%.4f"),
@@ -622,7 +646,7 @@ def bench_models(args, info, work, report):
 
 def bench_model(args, name, cfg_path, art, work, row):
     import cached
-    ref = __import__(name)
+    ref = infini if name == "infini" else __import__(name)
     dev = args.device
     c = json.load(open(cfg_path))
     t = c["context"]
@@ -721,8 +745,11 @@ def main():
     ap.add_argument("--no-ops", action="store_true")
     ap.add_argument("--no-models", action="store_true")
     ap.add_argument("--no-compile", dest="compile", action="store_false")
-    ap.add_argument("--compile-budget", type=float, default=150.0,
+    ap.add_argument("--compile-budget", type=float, default=120.0,
                     help="seconds of torch.compile attempts in all")
+    ap.add_argument("--compile-deadline", type=float, default=200.0,
+                    help="no torch.compile attempt starts after this many "
+                    "seconds of the run")
     ap.add_argument("--no-torch-timing", action="store_true",
                     help="numerics only (the CPU validation)")
     ap.add_argument("--lctx-timeout", type=float, default=90.0,
@@ -739,7 +766,7 @@ def main():
         # The references create their masks, positions and states with the
         # default device.
         torch.set_default_device("cuda")
-    t_start = time.perf_counter()
+    t_start = args.t_start = time.perf_counter()
     cmd = " ".join(map(shlex.quote, sys.argv))
     info = device_info(args.device, args.repeat)
     head = ["# lctx GPU benchmark", "",

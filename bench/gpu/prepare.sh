@@ -37,6 +37,14 @@ rm -rf "$OUT"
 mkdir -p "$OUT/lib"
 echo "prepare: ops ($ARCH, $CPU) -> $OUT/ops.lctx"
 "$COMPILE" --quiet "${FLAGS[@]}" "$ROOT/bench/gpu/ops.mlir" -o "$OUT/ops.lctx"
+# The same ops with lctx's own generated GEMM kernels instead of the
+# runtime's library GEMM (cuBLAS), where lctx-compile has the option.
+if "$COMPILE" --help 2>/dev/null | grep -q -- '--gpu-gemm='; then
+  echo "prepare: ops with --gpu-gemm=generated -> $OUT/ops-generated.lctx"
+  "$COMPILE" --quiet "${FLAGS[@]}" --gpu-gemm=generated \
+    "$ROOT/bench/gpu/ops.mlir" -o "$OUT/ops-generated.lctx" ||
+    echo "prepare: ops do not compile with --gpu-gemm=generated" >&2
+fi
 
 for m in infini megabyte; do
   cfg="$ROOT/bench/models/configs/$m.json"

@@ -29,6 +29,14 @@ mkdir -p "$(dirname "$LOG")"
   echo "run: runtime built in $(( $(date +%s) - t0 )) s"
   # The artifacts' CPU code links libomp.so.5 (carried).
   export LD_LIBRARY_PATH="$CARRY/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # The runtime dlopens libcuda.so.1 and (library GEMM) libcublas.so.13/.12:
+  # let the loader also find the toolkit's and PyTorch's cuBLAS.
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+      $(python3 -c 'import os, nvidia.cublas as c; print(os.path.join(list(c.__path__)[0], "lib"))' 2>/dev/null); do
+    [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
+  done
+  export LD_LIBRARY_PATH
+  echo "run: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   "$BUILD/bin/lctx-run" --help | grep -q -- "--device" \
     || echo "run: warning: this lctx-run has no --device option" >&2
   python3 bench/gpu/bench.py --carry "$CARRY" --lctx-run "$BUILD/bin/lctx-run" "$@"
