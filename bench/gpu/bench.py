@@ -655,6 +655,14 @@ def bench_model(args, name, cfg_path, art, work, row):
     print("== model %s (%s, %d tokens)" % (name, row["config"], t),
           flush=True)
     wfile = os.path.join(args.carry, name + ".weights.safetensors")
+    if not os.path.exists(wfile):
+        # prepare.sh with LCTX_GPU_BENCH_WEIGHTS=0: the same seeded weights
+        # (scripts/random-weights.py is deterministic, standard library).
+        wfile = os.path.join(work, name + ".weights.safetensors")
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts",
+                                                     "random-weights.py"),
+                        art, wfile, "--seed", "5", "--scale", "0.05"],
+                       check=True, stdout=subprocess.DEVNULL)
     rng = np.random.default_rng(3)
     ids = rng.integers(0, 256, (1, t)).astype(np.int32)
     ifile = os.path.join(work, name + ".ids.safetensors")

@@ -12,7 +12,9 @@
 #   bench/gpu/prepare.sh [OUTDIR]     (default: .gpu-bench in the repo root)
 #
 # Environment: LCTX_BUILD (default build-lead), LCTX_GPU_ARCH (sm_90),
-# LCTX_CPU (x86-64-v3), LIBOMP (/usr/lib/llvm-19/lib/libomp.so.5).
+# LCTX_CPU (x86-64-v3), LIBOMP (/usr/lib/llvm-19/lib/libomp.so.5),
+# LCTX_GPU_BENCH_WEIGHTS=0 (do not write the model weights: bench.py then
+# writes the same seeded weights on the GPU machine; ~11 MiB to carry).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="${1:-$ROOT/.gpu-bench}"
@@ -52,7 +54,9 @@ for m in infini megabyte; do
   "$ROOT/tools/lctx-gen/lctx-gen" "$cfg" -o "$OUT/$m.mlir"
   if "$COMPILE" --quiet "${FLAGS[@]}" "$OUT/$m.mlir" -o "$OUT/$m.lctx"; then
     cp "$cfg" "$OUT/$m.json"
-    "$PY" "$ROOT/scripts/random-weights.py" "$OUT/$m.lctx" \
+    # LCTX_GPU_BENCH_WEIGHTS=0: bench.py writes the same weights there
+    # (27 MB less to carry).
+    [ "${LCTX_GPU_BENCH_WEIGHTS:-1}" = 0 ] || "$PY" "$ROOT/scripts/random-weights.py" "$OUT/$m.lctx" \
       "$OUT/$m.weights.safetensors" --seed 5 --scale 0.05 >/dev/null
   else
     echo "prepare: $m does not compile for cuda; bench.py will report it" >&2
