@@ -164,6 +164,9 @@ struct StateSlot {
 } // namespace
 
 struct Session {
+  /// Timing events around each entry call, and the last run's time.
+  CUevent timingStart = nullptr, timingEnd = nullptr;
+  double lastDeviceMs = -1;
   const lctxrt_artifact_t *artifact = nullptr;
   const Driver *driver = nullptr;
   int deviceIndex = 0;
@@ -374,6 +377,9 @@ Session::~Session() {
     }
   for (CUevent event : events)
     driver->cuEventDestroy(event);
+  for (CUevent event : {timingStart, timingEnd})
+    if (event)
+      driver->cuEventDestroy(event);
   for (const auto &[data, module] : modules)
     driver->cuModuleUnload(module);
   if (emptyDevice)
@@ -992,6 +998,10 @@ createSession(const lctxrt_artifact_t &art,
       return makeStatus(LCTXRT_UNAVAILABLE, s.where() + message);
   }
 
+  // Timing is best effort: without events, runs report no device time.
+  if (s.driver->cuEventCreate(&s.timingStart, 0) ||
+      s.driver->cuEventCreate(&s.timingEnd, 0))
+    s.timingStart = s.timingEnd = nullptr;
   if (lctxrt_status_t status = s.synchronize())
     return status;
   bindSlots(art);
@@ -1054,12 +1064,21 @@ lctxrt_status_t run(Session &s, size_t entryIndex,
   Session *outer = tCurrent;
   tCurrent = &s;
   size_t failedBytes = 0;
+  const bool timed = s.timingStart && s.timingEnd &&
+                     !driver.cuEventRecord(s.timingStart, s.stream);
   const bool completed =
       callEntry(plan.function, plan.argv.data(), failedBytes);
   tCurrent = outer;
+  const bool timedEnd = timed && !driver.cuEventRecord(s.timingEnd, s.stream);
   if (!s.failed)
     if (CUresult result = driver.cuStreamSynchronize(s.stream))
       s.record("after the call", "cuStreamSynchronize", result);
+  float elapsed = 0;
+  s.lastDeviceMs =
+      timedEnd && !s.failed &&
+              !driver.cuEventElapsedTime(&elapsed, s.timingStart, s.timingEnd)
+          ? elapsed
+          : -1;
   const auto finish = [&](lctxrt_status_t status) {
     // Nothing queued may still use the blocks the pool gets back.
     driver.cuStreamSynchronize(s.stream);
@@ -1114,6 +1133,8 @@ lctxrt_status_t run(Session &s, size_t entryIndex,
   }
   return finish(nullptr);
 }
+
+double lastDeviceMs(const Session &session) { return session.lastDeviceMs; }
 
 lctxrt_status_t resetState(Session &s) {
   if (lctxrt_status_t status = s.makeCurrent())

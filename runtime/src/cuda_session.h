@@ -68,6 +68,10 @@ lctxrt_status_t run(Session &session, size_t entryIndex,
                     const std::vector<const lctxrt_tensor_view_t *> &given,
                     const std::vector<lctxrt_tensor_view_t *> &wanted);
 
+/// The device time of the last successful run in milliseconds (-1 if
+/// none was timed).
+double lastDeviceMs(const Session &session);
+
 /// Zeroes every state.
 lctxrt_status_t resetState(Session &session);
 /// Copies manifest state \p index to a host mirror, returned in \p data

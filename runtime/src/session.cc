@@ -722,6 +722,8 @@ lctxrt_status_t lctxrt_session_stats(const lctxrt_session_t *session,
     return makeStatus(LCTXRT_INVALID_ARGUMENT,
                       "lctxrt_session_stats: NULL argument");
   *out_stats = session->stats;
+  out_stats->last_device_ms =
+      session->cuda ? lctxrt::cuda::lastDeviceMs(*session->cuda) : -1;
   return nullptr;
 }
 

@@ -320,6 +320,8 @@ TEST_F(CudaDevice, Axpy) {
     ASSERT_TRUE(status.ok()) << status.toString();
     for (int i = 0; i < 6; ++i)
       EXPECT_EQ(out[i], 2 * x[i] + 10) << i;
+    // The entry's device time was measured.
+    EXPECT_GE(session->stats().last_device_ms, 0.0);
     // A runtime-allocated output.
     std::vector<lctxrt_tensor_view_t> runtimeOut = {
         view("out", LCTXRT_DTYPE_F32, {}, nullptr, 0)};

@@ -109,6 +109,8 @@ protected:
     EXPECT_EQ(fields[9], reinterpret_cast<intptr_t>(s.data()));
     EXPECT_EQ(fields[19], reinterpret_cast<intptr_t>(outputs[0].data));
     stats = session->stats();
+    // CPU sessions time nothing on a device.
+    EXPECT_EQ(stats.last_device_ms, -1.0);
   }
 };
 

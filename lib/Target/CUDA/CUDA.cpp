@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
@@ -44,6 +45,7 @@
 #include "llvm/Support/Program.h"
 
 #include <cmath>
+#include <functional>
 #include <cstdlib>
 #include <mutex>
 
@@ -474,9 +476,9 @@ struct PortableLoweringsPass
 };
 
 /// Gives every outermost parallel loop nest a thread dimension: its
-/// innermost (contiguous) dimension is tiled by up to 256, so that
-/// gpu-map-parallel-loops puts the tile on threads (consecutive threads,
-/// consecutive addresses) and the rest of the nest on blocks.
+/// innermost (contiguous) dimension is tiled by up to 256 and the tile put
+/// on thread x (consecutive threads, consecutive addresses), the rest of
+/// the nest on blocks (mapToGrid).
 struct TileForThreadsPass
     : PassWrapper<TileForThreadsPass, OperationPass<func::FuncOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileForThreadsPass)
@@ -499,7 +501,109 @@ struct TileForThreadsPass
       // A tile that does not divide the extent gets a guard (scf.if) in
       // the thread loop rather than a min bound, which the grid mapping
       // cannot take.
-      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      SmallVector<int64_t> tiles = extents(loop);
+      tiles.back() = (tiles.back() + sizes.back() - 1) / sizes.back();
+      auto [outer, inner] =
+          scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      mapToGrid(outer, inner, tiles);
+    }
+    // Loops left untiled run one thread per block.
+    getOperation().walk([&](scf::ParallelOp loop) {
+      if (!loop->hasAttr(gpu::getMappingAttrName()) &&
+          !loop->getParentOfType<scf::ParallelOp>())
+        mapToGrid(loop, nullptr, extents(loop));
+    });
+  }
+
+  /// The trip count of each dimension of `loop` (int64 max if unknown).
+  static SmallVector<int64_t> extents(scf::ParallelOp loop) {
+    SmallVector<int64_t> result;
+    for (unsigned d = 0, e = loop.getNumLoops(); d < e; ++d) {
+      auto lb = getConstantIntValue(loop.getLowerBound()[d]);
+      auto ub = getConstantIntValue(loop.getUpperBound()[d]);
+      auto step = getConstantIntValue(loop.getStep()[d]);
+      result.push_back(lb && ub && step && *step > 0
+                           ? (*ub - *lb + *step - 1) / *step
+                           : std::numeric_limits<int64_t>::max());
+    }
+    return result;
+  }
+
+  /// Maps `outer`'s dimensions to blocks: the largest extent to x (up to
+  /// 2^31 - 1), the next two to y and z when they fit (65535), the rest
+  /// run in a loop in the kernel; `inner` (the thread tile, in its last
+  /// dimension) to thread x, whose limit is 1024 (y and z allow only 1024
+  /// and 64). Loops nested deeper run sequentially in their thread.
+  static void mapToGrid(scf::ParallelOp outer, scf::ParallelOp inner,
+                        ArrayRef<int64_t> extents) {
+    MLIRContext *ctx = outer.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+    auto attr = [&](gpu::Processor p) {
+      return gpu::ParallelLoopDimMappingAttr::get(ctx, p, id, id);
+    };
+    unsigned rank = outer.getNumLoops();
+    SmallVector<unsigned> order;
+    for (unsigned d = 0; d < rank; ++d)
+      order.push_back(d);
+    llvm::sort(order, [&](unsigned a, unsigned b) {
+      if (extents[a] == extents[b])
+        return a < b;
+      return extents[a] > extents[b];
+    });
+    SmallVector<gpu::ParallelLoopDimMappingAttr> mapping(
+        rank, attr(gpu::Processor::Sequential));
+    const gpu::Processor blocks[] = {gpu::Processor::BlockX,
+                                     gpu::Processor::BlockY,
+                                     gpu::Processor::BlockZ};
+    unsigned next = 0;
+    for (unsigned d : order) {
+      if (next == 3)
+        break;
+      if (next > 0 && extents[d] > 65535)
+        continue;
+      mapping[d] = attr(blocks[next++]);
+    }
+    (void)gpu::setMappingAttr(outer, mapping);
+    if (inner) {
+      SmallVector<gpu::ParallelLoopDimMappingAttr> threads(
+          inner.getNumLoops(), attr(gpu::Processor::Sequential));
+      threads.back() = attr(gpu::Processor::ThreadX);
+      (void)gpu::setMappingAttr(inner, threads);
+    }
+    // Like gpu-map-parallel-loops: only loops directly in a mapped loop's
+    // body are mapped (the next level to threads, deeper levels run in
+    // sequence); loops under other ops (an scf.for) stay unmapped and run
+    // in sequence in their thread.
+    auto sequential = [&](scf::ParallelOp loop) {
+      (void)gpu::setMappingAttr(
+          loop, SmallVector<gpu::ParallelLoopDimMappingAttr>(
+                    loop.getNumLoops(), attr(gpu::Processor::Sequential)));
+    };
+    auto children = [](scf::ParallelOp loop) {
+      SmallVector<scf::ParallelOp> result;
+      for (Operation &op : loop.getBody()->getOperations())
+        if (auto nested = dyn_cast<scf::ParallelOp>(op))
+          result.push_back(nested);
+      return result;
+    };
+    std::function<void(scf::ParallelOp)> deeper = [&](scf::ParallelOp loop) {
+      for (scf::ParallelOp nested : children(loop)) {
+        sequential(nested);
+        deeper(nested);
+      }
+    };
+    if (inner) {
+      deeper(inner);
+      return;
+    }
+    for (scf::ParallelOp nested : children(outer)) {
+      SmallVector<int64_t> trips = TileForThreadsPass::extents(nested);
+      SmallVector<gpu::ParallelLoopDimMappingAttr> threads(
+          nested.getNumLoops(), attr(gpu::Processor::Sequential));
+      if (trips.back() <= 1024)
+        threads.back() = attr(gpu::Processor::ThreadX);
+      (void)gpu::setMappingAttr(nested, threads);
+      deeper(nested);
     }
   }
 };
@@ -1048,7 +1152,7 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   if (failed(parse("func.func(convert-linalg-to-parallel-loops)")))
     return failure();
   pm.nest<func::FuncOp>().addPass(std::make_unique<TileForThreadsPass>());
-  if (failed(parse("func.func(gpu-map-parallel-loops,"
+  if (failed(parse("func.func("
                    "convert-parallel-loops-to-gpu),lower-affine,"
                    "gpu-kernel-outlining,canonicalize,cse")))
     return failure();

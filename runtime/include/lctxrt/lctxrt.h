@@ -476,6 +476,10 @@ typedef struct lctxrt_session_stats_t {
   /// because the caller's buffers were misaligned, over all runs.
   size_t input_bytes_copied;
   size_t output_bytes_copied;
+  /// GPU sessions: the device time of the last successful run's entry
+  /// point in milliseconds (CUDA events around its work on the session's
+  /// stream, without the copies of inputs and outputs); -1 otherwise.
+  double last_device_ms;
 } lctxrt_session_stats_t;
 
 /// Creates a session running \p artifact with the weights of \p weights,
