@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
@@ -160,6 +161,23 @@ std::vector<std::string> lctxc::addGPURuntimeSlots(Module &module) {
     slots.push_back(slotName);
   }
   return slots;
+}
+
+void lctxc::hoistStaticAllocas(Module &module) {
+  for (Function &fn : module.functions()) {
+    if (fn.isDeclaration())
+      continue;
+    BasicBlock &entry = fn.getEntryBlock();
+    SmallVector<AllocaInst *> moves;
+    for (BasicBlock &block : fn)
+      if (&block != &entry)
+        for (Instruction &inst : block)
+          if (auto *alloca = dyn_cast<AllocaInst>(&inst))
+            if (isa<ConstantInt>(alloca->getArraySize()))
+              moves.push_back(alloca);
+    for (AllocaInst *alloca : moves)
+      alloca->moveBefore(&*entry.getFirstNonPHIOrDbgOrAlloca());
+  }
 }
 
 bool lctxc::addPackedEntryPoints(Module &module,

@@ -35,6 +35,12 @@ bool addPackedEntryPoints(llvm::Module &module,
 /// symbols and loads on machines without CUDA. Returns the slot names.
 std::vector<std::string> addGPURuntimeSlots(llvm::Module &module);
 
+/// Moves every fixed-size alloca of `module`'s functions into the entry
+/// block. The GPU host code's kernel launches build their parameter arrays
+/// with allocas where they launch, inside loops over chunks or heads: left
+/// there, each iteration grows the stack until it overflows.
+void hoistStaticAllocas(llvm::Module &module);
+
 /// Runs the LLVM O3 pipeline on `module` for `tm`.
 void optimizeModule(llvm::Module &module, llvm::TargetMachine &tm);
 

@@ -318,6 +318,7 @@ int main(int argc, char **argv) {
         translateModuleToLLVMIR(*gpuModule, llvmContext, "lctx_cuda");
     if (!hostModule)
       return fail("translation of the cuda host code to LLVM IR failed");
+    lctxc::hoistStaticAllocas(*hostModule);
     hostModule->setDataLayout(tm->createDataLayout());
     hostModule->setTargetTriple(tm->getTargetTriple().str());
     if (llvm::Linker::linkModules(*llvmModule, std::move(hostModule)))
