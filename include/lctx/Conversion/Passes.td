@@ -25,8 +25,8 @@ def ConvertLCtxToLinalgPass : Pass<"convert-lctx-to-linalg"> {
   let options = [
     Option<"attentionTile", "attention-tile", "int64_t", /*default=*/"64",
            "Query and key tile of lctx.attention's flash form (0: whole "
-           "sequences, one tile: the scores of a head as one matrix, for "
-           "library GEMMs on the GPU)">
+           "sequences, one tile per head; -1: no flash form, the scores of "
+           "every head at once, as batched contractions: the GPU form)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::complex::ComplexDialect",

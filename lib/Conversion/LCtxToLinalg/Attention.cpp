@@ -111,6 +111,128 @@ Value posTile(OpBuilder &b, Location l, Value pos, Value bi, Value t0,
 
 } // namespace
 
+/// Attention over whole tensors (tile < 0, the GPU form): the scores of
+/// every (batch, head) at once, S = Q K^T [B, H, Tq, Tk], then the masked
+/// row max, P = exp(S scale - max), its row sums and O = P V / sum. The two
+/// products are batched contractions (one library GEMM each on the GPU)
+/// and every other step one kernel over all rows: no loop over heads or
+/// tiles on the host. Memory O(B H Tq Tk).
+static Value buildBatchedAttention(OpBuilder &b, Location loc,
+                                   const FlashAttentionArgs &args) {
+  MLIRContext *ctx = b.getContext();
+  auto qType = cast<RankedTensorType>(args.query.getType());
+  auto kType = cast<RankedTensorType>(args.key.getType());
+  int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
+  int64_t tq = qType.getShape()[2], dh = qType.getShape()[3];
+  int64_t tk = kType.getShape()[2];
+  int64_t group = heads / kType.getShape()[1];
+  int64_t dv = cast<RankedTensorType>(args.value.getType()).getShape()[3];
+  Type elt = args.resultElementType;
+  Type f32 = b.getF32Type();
+  double scale = args.scale, inf = std::numeric_limits<double>::infinity();
+  std::optional<int64_t> chunk = args.chunkSize;
+  bool causal = args.causal;
+  Value qPos = positionsI64(b, loc, args.qPositions, bsz, tq, tq, tk - tq);
+  Value kPos = positionsI64(b, loc, args.kPositions, bsz, tk, tk, 0);
+  Value q = padToTiles(b, loc, args.query, tq);
+  Value k = padToTiles(b, loc, args.key, tk);
+  Value v = padToTiles(b, loc, args.value, tk);
+  if (args.ropeTheta) {
+    q = buildRope(b, loc, q, qPos, *args.ropeTheta, chunk);
+    k = buildRope(b, loc, k, kPos, *args.ropeTheta, chunk);
+  }
+  auto visible = [&](OpBuilder &nb, Location nl, Value pq, Value pk) {
+    Value ok = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, pk,
+                                        i64Const(nb, nl, 0));
+    if (causal)
+      ok = nb.create<arith::AndIOp>(
+          nl, ok,
+          nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sle, pk, pq));
+    if (chunk) {
+      Value c = i64Const(nb, nl, *chunk);
+      ok = nb.create<arith::AndIOp>(
+          nl, ok,
+          nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
+                                   nb.create<arith::FloorDivSIOp>(nl, pq, c),
+                                   nb.create<arith::FloorDivSIOp>(nl, pk, c)));
+    }
+    return ok;
+  };
+  // Loop dims (b, h, i, j, x): the key/value head of head h is h / group.
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+             d2 = getAffineDimExpr(2, ctx), d3 = getAffineDimExpr(3, ctx),
+             d4 = getAffineDimExpr(4, ctx);
+  AffineExpr kvHead = group == 1 ? d1 : d1.floorDiv(group);
+  auto mulAdd = [](OpBuilder &nb, Location nl, ValueRange a) {
+    return nb.create<arith::AddFOp>(nl, a[2],
+                                    nb.create<arith::MulFOp>(nl, a[0], a[1]))
+        .getResult();
+  };
+  SmallVector<utils::IteratorType> contract = {kParallel, kParallel, kParallel,
+                                               kParallel, kReduction};
+  // S[b, h, i, j] = sum_x Q[b, h, i, x] K[b, h/g, j, x].
+  Value s = buildGeneric(
+      b, loc, filledTensor(b, loc, {bsz, heads, tq, tk}, f32, 0.0), {q, k},
+      {AffineMap::get(5, 0, {d0, d1, d2, d4}, ctx),
+       AffineMap::get(5, 0, {d0, kvHead, d3, d4}, ctx)},
+      AffineMap::get(5, 0, {d0, d1, d2, d3}, ctx), contract, mulAdd);
+  // Over (b, h, i, j): the scores, the query and key positions, a row.
+  AffineMap id4 = selectDims(ctx, 4, {0, 1, 2, 3}),
+            qp = selectDims(ctx, 4, {0, 2}), kp = selectDims(ctx, 4, {0, 3}),
+            row = selectDims(ctx, 4, {0, 1, 2});
+  SmallVector<utils::IteratorType> rows = {kParallel, kParallel, kParallel,
+                                           kReduction};
+  SmallVector<utils::IteratorType> all(4, kParallel);
+  Value m = buildGeneric(
+      b, loc, filledTensor(b, loc, {bsz, heads, tq}, f32, -inf),
+      {s, qPos, kPos}, {id4, qp, kp}, row, rows,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value sv =
+            nb.create<arith::MulFOp>(nl, a[0], floatConst(nb, nl, f32, scale));
+        return nb
+            .create<arith::SelectOp>(nl, visible(nb, nl, a[1], a[2]),
+                                     nb.create<arith::MaximumFOp>(nl, a[3], sv),
+                                     a[3])
+            .getResult();
+      });
+  Value p = buildGeneric(
+      b, loc, emptyTensor(b, loc, {bsz, heads, tq, tk}, f32),
+      {s, m, qPos, kPos}, {id4, row, qp, kp}, id4, all,
+      [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value sv =
+            nb.create<arith::MulFOp>(nl, a[0], floatConst(nb, nl, f32, scale));
+        Value e = nb.create<math::ExpOp>(nl,
+                                         nb.create<arith::SubFOp>(nl, sv, a[1]));
+        return nb
+            .create<arith::SelectOp>(nl, visible(nb, nl, a[2], a[3]), e,
+                                     floatConst(nb, nl, f32, 0.0))
+            .getResult();
+      });
+  Value l = buildGeneric(
+      b, loc, filledTensor(b, loc, {bsz, heads, tq}, f32, 0.0), {p}, {id4},
+      row, rows, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        return nb.create<arith::AddFOp>(nl, a[1], a[0]).getResult();
+      });
+  // O[b, h, i, e] = sum_j P[b, h, i, j] V[b, h/g, j, e]: loops (b, h, i, e, j).
+  Value o = buildGeneric(
+      b, loc, filledTensor(b, loc, {bsz, heads, tq, dv}, f32, 0.0), {p, v},
+      {AffineMap::get(5, 0, {d0, d1, d2, d4}, ctx),
+       AffineMap::get(5, 0, {d0, kvHead, d4, d3}, ctx)},
+      AffineMap::get(5, 0, {d0, d1, d2, d3}, ctx), contract, mulAdd);
+  // O / l, 0 for rows that saw no key.
+  return buildGeneric(
+      b, loc, emptyTensor(b, loc, {bsz, heads, tq, dv}, elt), {o, l},
+      {id4, row}, id4, all, [&](OpBuilder &nb, Location nl, ValueRange a) {
+        Value zero = floatConst(nb, nl, f32, 0.0);
+        Value seen = nb.create<arith::CmpFOp>(nl, arith::CmpFPredicate::OGT,
+                                              a[1], zero);
+        Value r = nb.create<arith::SelectOp>(
+            nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
+        return fromCompute(nb, nl, r, elt);
+      });
+  (void)dh;
+}
+
 Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
                                     const FlashAttentionArgs &args,
                                     FlashEpilogue epilogue) {
@@ -129,6 +251,8 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
   bool causal = args.causal;
   bool defaultPositions = !args.qPositions;
 
+    if (args.tile < 0 && !epilogue)
+      return buildBatchedAttention(rewriter, loc, args);
     // Tiles: at most args.tile (0: no limit), whole tensors when shorter.
     int64_t limit = args.tile > 0 ? args.tile
                                   : std::numeric_limits<int64_t>::max();

@@ -34,9 +34,9 @@ struct ConvertLCtxToLinalgPass
     : lctx::impl::ConvertLCtxToLinalgPassBase<ConvertLCtxToLinalgPass> {
   using Base::Base;
   void runOnOperation() override {
-    if (attentionTile < 0) {
+    if (attentionTile < -1) {
       getOperation()->emitError()
-          << "convert-lctx-to-linalg: attention-tile must be >= 0, got "
+          << "convert-lctx-to-linalg: attention-tile must be >= -1, got "
           << attentionTile;
       return signalPassFailure();
     }

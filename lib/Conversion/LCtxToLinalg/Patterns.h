@@ -127,7 +127,8 @@ struct FlashAttentionArgs {
   double scale = 1.0;
   std::optional<double> ropeTheta;
   Type resultElementType;
-  /// Query and key tile (0: whole sequences).
+  /// Query and key tile (0: whole sequences; -1: batched over all heads
+  /// without tiles, when there is no epilogue).
   int64_t tile = 64;
 };
 

@@ -1120,10 +1120,11 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   frontend.decompose = true;
   buildFrontendPipeline(pm, frontend);
   pm.addPass(std::make_unique<PortableLoweringsPass>());
-  // Attention as whole-sequence tiles: a head's scores are one matrix, so
-  // that its two products are single library GEMMs.
+  // Attention over whole tensors: every head's scores at once, so that its
+  // two products are single batched library GEMMs and nothing loops on the
+  // host.
   ConvertLCtxToLinalgPassOptions lowering;
-  lowering.attentionTile = options.libraryGemm ? 0 : 64;
+  lowering.attentionTile = options.libraryGemm ? -1 : 64;
   pm.addPass(createConvertLCtxToLinalgPass(lowering));
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
