@@ -183,17 +183,18 @@ static Value buildBatchedAttention(OpBuilder &b, Location loc,
   SmallVector<utils::IteratorType> rows = {kParallel, kParallel, kParallel,
                                            kReduction};
   SmallVector<utils::IteratorType> all(4, kParallel);
+  // max(m, visible ? s scale : -inf): a plain max combiner, which the GPU
+  // pipeline can split across threads.
   Value m = buildGeneric(
       b, loc, filledTensor(b, loc, {bsz, heads, tq}, f32, -inf),
       {s, qPos, kPos}, {id4, qp, kp}, row, rows,
       [&](OpBuilder &nb, Location nl, ValueRange a) {
         Value sv =
             nb.create<arith::MulFOp>(nl, a[0], floatConst(nb, nl, f32, scale));
-        return nb
-            .create<arith::SelectOp>(nl, visible(nb, nl, a[1], a[2]),
-                                     nb.create<arith::MaximumFOp>(nl, a[3], sv),
-                                     a[3])
-            .getResult();
+        Value masked = nb.create<arith::SelectOp>(
+            nl, visible(nb, nl, a[1], a[2]), sv,
+            floatConst(nb, nl, f32, -inf));
+        return nb.create<arith::MaximumFOp>(nl, a[3], masked).getResult();
       });
   Value p = buildGeneric(
       b, loc, emptyTensor(b, loc, {bsz, heads, tq, tk}, f32),

@@ -24,6 +24,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
@@ -721,6 +722,55 @@ struct DeviceCopiesPass
   }
 };
 
+/// Reductions with little parallel work (few rows, long rows: a row sum
+/// over 2048 keys of 512 rows) leave most of the GPU idle and each thread
+/// walking a long row: split the reduction dimension R into R / r steps
+/// of r interleaved lanes (linalg's split reduction, inner dimension
+/// parallel), so r consecutive threads read consecutive elements, then
+/// combine the r partial results in a second, small reduction.
+struct SplitReductionsPass
+    : PassWrapper<SplitReductionsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SplitReductionsPass)
+  StringRef getArgument() const final { return "lctx-cuda-split-reductions"; }
+  void runOnOperation() override {
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op.hasPureTensorSemantics() && op.getNumReductionLoops() == 1 &&
+          op.getNumDpsInits() == 1 && !linalg::isaContractionOpInterface(op))
+        candidates.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : candidates) {
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      if (llvm::any_of(ranges, ShapedType::isDynamic))
+        continue;
+      int64_t parallel = 1, reduction = 1;
+      for (auto [range, kind] : llvm::zip(ranges, op.getIteratorTypesArray()))
+        (kind == utils::IteratorType::reduction ? reduction : parallel) *=
+            range;
+      if (parallel >= 32768 || reduction < 256)
+        continue;
+      int64_t ratio = 1;
+      while (ratio * 2 <= 256 && ratio * 2 * 8 <= reduction &&
+             reduction % (ratio * 2) == 0)
+        ratio *= 2;
+      if (ratio < 4)
+        continue;
+      unsigned index = cast<ShapedType>(op.getDpsInits()[0].getType()).getRank();
+      rewriter.setInsertionPoint(op);
+      auto split = linalg::splitReduction(
+          rewriter, op, [&](linalg::LinalgOp) {
+            linalg::SplitReductionOptions options;
+            options.ratio = ratio;
+            options.index = index;
+            options.innerParallel = true;
+            return options;
+          });
+      (void)split; // ops whose combiner is not recognized stay whole
+    }
+  }
+};
+
 /// The runtime's GEMM (docs/runtime-cuda.md): C = A B + beta C over a
 /// strided batch, every operand given by its address and its strides in
 /// elements (row-major names: A [batch, M, K], B [batch, K, N], C [batch,
@@ -1129,6 +1179,8 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   pm.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.hostCode)
+    pm.nest<func::FuncOp>().addPass(std::make_unique<SplitReductionsPass>());
   pm.addPass(std::make_unique<PrepareArgumentsPass>());
 
   auto parse = [&](StringRef text) {
