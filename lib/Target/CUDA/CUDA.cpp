@@ -722,8 +722,8 @@ struct DeviceCopiesPass
   }
 };
 
-/// Reductions with little parallel work (few rows, long rows: a row sum
-/// over 2048 keys of 512 rows) leave most of the GPU idle and each thread
+/// Reductions with little parallel work (few rows, long rows: a sum over
+/// 2048 tokens of 512 rows) leave most of the GPU idle and each thread
 /// walking a long row: split the reduction dimension R into R / r steps
 /// of r interleaved lanes (linalg's split reduction, inner dimension
 /// parallel), so r consecutive threads read consecutive elements, then
@@ -748,7 +748,9 @@ struct SplitReductionsPass
       for (auto [range, kind] : llvm::zip(ranges, op.getIteratorTypesArray()))
         (kind == utils::IteratorType::reduction ? reduction : parallel) *=
             range;
-      if (parallel >= 32768 || reduction < 256)
+      // Split when the GPU would be nearly idle, or the rows are long.
+      if (!((parallel < 2048 && reduction >= 256) ||
+            (parallel < 32768 && reduction >= 2048)))
         continue;
       int64_t ratio = 1;
       while (ratio * 2 <= 256 && ratio * 2 * 8 <= reduction &&
@@ -767,6 +769,29 @@ struct SplitReductionsPass
             return options;
           });
       (void)split; // ops whose combiner is not recognized stay whole
+    }
+    // Reduction loops last: the loop nest is then one scf.parallel over all
+    // parallel dimensions (blocks and threads) with the reductions inside
+    // each thread, rather than a parallel nest split around a sequential
+    // reduction loop, whose inner parallel part would run in one thread.
+    SmallVector<linalg::GenericOp> generics;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op.hasPureTensorSemantics())
+        generics.push_back(op);
+    });
+    for (linalg::GenericOp op : generics) {
+      SmallVector<utils::IteratorType> kinds = op.getIteratorTypesArray();
+      SmallVector<unsigned> order;
+      for (unsigned d = 0; d < kinds.size(); ++d)
+        if (kinds[d] == utils::IteratorType::parallel)
+          order.push_back(d);
+      for (unsigned d = 0; d < kinds.size(); ++d)
+        if (kinds[d] != utils::IteratorType::parallel)
+          order.push_back(d);
+      if (llvm::equal(order, llvm::seq<unsigned>(0, kinds.size())))
+        continue;
+      rewriter.setInsertionPoint(op);
+      (void)linalg::interchangeGenericOp(rewriter, op, order);
     }
   }
 };
