@@ -609,6 +609,106 @@ struct TileForThreadsPass
   }
 };
 
+/// The root allocation of a buffer seen through views, if any.
+memref::AllocOp rootAlloc(Value buffer) {
+  while (Operation *def = buffer.getDefiningOp()) {
+    if (auto alloc = dyn_cast<memref::AllocOp>(def))
+      return alloc;
+    auto view = dyn_cast<ViewLikeOpInterface>(def);
+    if (!view)
+      return {};
+    buffer = view.getViewSource();
+  }
+  return {};
+}
+
+/// Whether `op`, in host code, would touch device memory on the host: a
+/// memory access or a linalg op, except reads and writes of host
+/// bookkeeping and of control scalars (positions, counters: integer
+/// buffers of at most 8 elements, which the runtime keeps in host-visible
+/// memory).
+bool isHostMemoryAccess(Operation *op) {
+  if (isa<memref::LoadOp, memref::StoreOp>(op)) {
+    Value buffer = isa<memref::LoadOp>(op)
+                       ? cast<memref::LoadOp>(op).getMemRef()
+                       : cast<memref::StoreOp>(op).getMemRef();
+    if (isHostScratch(buffer))
+      return false;
+    auto type = cast<MemRefType>(buffer.getType());
+    if (type.hasStaticShape() && type.getNumElements() <= 8 &&
+        type.getElementType().isIntOrIndex())
+      return false;
+    return true;
+  }
+  return isa<affine::AffineLoadOp, affine::AffineStoreOp,
+             vector::TransferReadOp, vector::TransferWriteOp, vector::LoadOp,
+             vector::StoreOp>(op) ||
+         isa<linalg::LinalgDialect>(op->getDialect());
+}
+
+/// Host code that would touch device memory and was not mapped onto the
+/// grid (sequential steps of an op's lowering: TimestepNorm's pass over
+/// time, a router's top-k, a scan's bookkeeping) runs as a kernel of one
+/// thread: the outermost host op around it that launches nothing itself
+/// (a whole loop, not each access) is wrapped in a gpu.launch of one block
+/// of one thread. Correct everywhere, fast nowhere: these ops have no
+/// parallel GPU form yet. Ops whose results the host needs stay put (and
+/// are reported by lctx-check-gpu-host-code).
+struct SerialKernelsPass
+    : PassWrapper<SerialKernelsPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(SerialKernelsPass)
+  StringRef getArgument() const final { return "lctx-cuda-serial-kernels"; }
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    auto launches = [](Operation *op) {
+      return op->walk([](Operation *inner) {
+                 return isa<gpu::LaunchOp, func::CallOp>(inner)
+                            ? WalkResult::interrupt()
+                            : WalkResult::advance();
+               })
+          .wasInterrupted();
+    };
+    SetVector<Operation *> roots;
+    func.walk([&](Operation *op) {
+      if (op->getParentOfType<gpu::LaunchOp>() || !isHostMemoryAccess(op))
+        return;
+      Operation *root = op;
+      while (root->getParentOp() != func.getOperation() &&
+             !launches(root->getParentOp()) &&
+             root->getParentOp()->getNumResults() == 0)
+        root = root->getParentOp();
+      if (root->getNumResults() == 0 && !launches(root))
+        roots.insert(root);
+    });
+    // An enclosing root covers the ones inside it.
+    for (Operation *root : roots) {
+      bool covered = false;
+      for (Operation *parent = root->getParentOp(); parent && !covered;
+           parent = parent->getParentOp())
+        covered = roots.contains(parent);
+      if (covered)
+        continue;
+      OpBuilder b(root);
+      Location loc = root->getLoc();
+      Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+      auto launch = b.create<gpu::LaunchOp>(loc, one, one, one, one, one, one);
+      Block &body = launch.getBody().front();
+      OpBuilder::atBlockEnd(&body).create<gpu::TerminatorOp>(loc);
+      root->moveBefore(body.getTerminator());
+      // Copies inside run as loops in the kernel (gpu.memcpy and the C
+      // library's memrefCopy are host calls).
+      SmallVector<memref::CopyOp> copies;
+      root->walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+      for (memref::CopyOp copy : copies) {
+        OpBuilder cb(copy);
+        cb.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(),
+                                  copy.getTarget());
+        copy.erase();
+      }
+    }
+  }
+};
+
 /// After outlining, host functions may only launch kernels and manage
 /// buffers: any other memory access would run on the host. Those are the
 /// ops whose lowering is not mapped to the GPU yet; report them where the
@@ -621,25 +721,15 @@ struct CheckHostCodePass
     bool ok = true;
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       func.walk([&](Operation *op) {
-        // Control scalars (positions, counters: integer buffers of at most
-        // 8 elements) are read and written by the host; the runtime keeps
-        // them in host-visible memory.
-        if (isa<memref::LoadOp, memref::StoreOp>(op)) {
-          Value buffer = isa<memref::LoadOp>(op)
-                             ? cast<memref::LoadOp>(op).getMemRef()
-                             : cast<memref::StoreOp>(op).getMemRef();
-          if (isHostScratch(buffer))
-            return WalkResult::advance();
-          auto type = cast<MemRefType>(buffer.getType());
-          if (type.hasStaticShape() && type.getNumElements() <= 8 &&
-              type.getElementType().isIntOrIndex())
-            return WalkResult::advance();
-        }
-        if (!isa<memref::LoadOp, memref::StoreOp, affine::AffineLoadOp,
-                 affine::AffineStoreOp, vector::TransferReadOp,
-                 vector::TransferWriteOp, vector::LoadOp, vector::StoreOp>(
-                op) &&
-            !isa<linalg::LinalgDialect>(op->getDialect()))
+        if (!isHostMemoryAccess(op))
+          return WalkResult::advance();
+        // A buffer of the code's own that the host reads to decide what to
+        // launch (a router's counts) becomes pinned host memory
+        // (lctx-cuda-host-runtime), readable by both after a wait.
+        if (isa<memref::LoadOp, memref::StoreOp>(op) &&
+            rootAlloc(isa<memref::LoadOp>(op)
+                          ? cast<memref::LoadOp>(op).getMemRef()
+                          : cast<memref::StoreOp>(op).getMemRef()))
           return WalkResult::advance();
         op->emitError()
             << "the cuda target cannot run this on the GPU yet ('"
@@ -954,18 +1044,6 @@ struct LibraryGemmPass
   }
 };
 
-/// The root allocation of a buffer seen through views, if any.
-memref::AllocOp rootAlloc(Value buffer) {
-  while (Operation *def = buffer.getDefiningOp()) {
-    if (auto alloc = dyn_cast<memref::AllocOp>(def))
-      return alloc;
-    auto view = dyn_cast<ViewLikeOpInterface>(def);
-    if (!view)
-      return {};
-    buffer = view.getViewSource();
-  }
-  return {};
-}
 
 /// Turns the host side of the outlined module into GPU runtime calls:
 ///  - buffers the host reads or writes (control scalars) become
@@ -1230,16 +1308,19 @@ LogicalResult lctx::buildCUDAPipeline(OpPassManager &pm,
   if (failed(parse("func.func(convert-linalg-to-parallel-loops)")))
     return failure();
   pm.nest<func::FuncOp>().addPass(std::make_unique<TileForThreadsPass>());
-  if (failed(parse("func.func("
-                   "convert-parallel-loops-to-gpu),lower-affine,"
-                   "gpu-kernel-outlining,canonicalize,cse")))
+  if (failed(parse("func.func(convert-parallel-loops-to-gpu)")))
+    return failure();
+  pm.nest<func::FuncOp>().addPass(std::make_unique<SerialKernelsPass>());
+  if (failed(parse("lower-affine,gpu-kernel-outlining,canonicalize,cse")))
     return failure();
   pm.addPass(std::make_unique<CheckHostCodePass>());
   pm.addPass(std::make_unique<MergeGPUModulesPass>());
   std::string binary =
       options.cubin ? "format=bin toolkit=" + toolkit : std::string("format=isa");
   if (failed(parse("nvvm-attach-target{chip=" + options.chip +
-                   " O=3},gpu.module(lower-affine,convert-scf-to-cf,"
+                   " O=3},gpu.module(gpu.func(convert-linalg-to-loops),"
+                   "expand-strided-metadata,"
+                   "lower-affine,convert-scf-to-cf,"
                    "convert-gpu-to-nvvm,arith-expand,"
                    "convert-arith-to-llvm,convert-index-to-llvm,"
                    "convert-math-to-llvm,convert-complex-to-llvm,canonicalize,"
