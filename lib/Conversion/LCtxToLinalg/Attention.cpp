@@ -62,6 +62,27 @@ Value positionsI64(OpBuilder &b, Location loc, Value given, int64_t batch,
       });
 }
 
+/// Whether the key at position `pk` is visible to the query at `pq` (i64):
+/// a real key (pk >= 0; padding and empty cache slots are -1), not in the
+/// future when causal, in the query's chunk when chunked.
+Value keyVisible(OpBuilder &b, Location l, Value pq, Value pk, bool causal,
+                 std::optional<int64_t> chunk) {
+  Value ok = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, pk,
+                                     i64Const(b, l, 0));
+  if (causal)
+    ok = b.create<arith::AndIOp>(
+        l, ok, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle, pk, pq));
+  if (chunk) {
+    Value c = i64Const(b, l, *chunk);
+    ok = b.create<arith::AndIOp>(
+        l, ok,
+        b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
+                                b.create<arith::FloorDivSIOp>(l, pq, c),
+                                b.create<arith::FloorDivSIOp>(l, pk, c)));
+  }
+  return ok;
+}
+
 /// `x` [B, H, T, D] converted to f32 and zero-padded along T to `padded`.
 Value padToTiles(OpBuilder &b, Location loc, Value x, int64_t padded) {
   auto type = cast<RankedTensorType>(x.getType());
@@ -142,21 +163,7 @@ static Value buildBatchedAttention(OpBuilder &b, Location loc,
     k = buildRope(b, loc, k, kPos, *args.ropeTheta, chunk);
   }
   auto visible = [&](OpBuilder &nb, Location nl, Value pq, Value pk) {
-    Value ok = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, pk,
-                                        i64Const(nb, nl, 0));
-    if (causal)
-      ok = nb.create<arith::AndIOp>(
-          nl, ok,
-          nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sle, pk, pq));
-    if (chunk) {
-      Value c = i64Const(nb, nl, *chunk);
-      ok = nb.create<arith::AndIOp>(
-          nl, ok,
-          nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
-                                   nb.create<arith::FloorDivSIOp>(nl, pq, c),
-                                   nb.create<arith::FloorDivSIOp>(nl, pk, c)));
-    }
-    return ok;
+    return keyVisible(nb, nl, pq, pk, causal, chunk);
   };
   // Loop dims (b, h, i, j, x): the key/value head of head h is h / group.
   AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
@@ -285,23 +292,8 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
     Value v = padToTiles(rewriter, loc, args.value, tkPad);
 
     double inf = std::numeric_limits<double>::infinity();
-    // Visibility of key j to query i from their positions.
     auto visible = [&](OpBuilder &nb, Location nl, Value pq, Value pk) {
-      Value ok = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, pk,
-                                          i64Const(nb, nl, 0));
-      if (causal)
-        ok = nb.create<arith::AndIOp>(
-            nl, ok,
-            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sle, pk, pq));
-      if (chunk) {
-        Value c = i64Const(nb, nl, *chunk);
-        ok = nb.create<arith::AndIOp>(
-            nl, ok,
-            nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
-                                     nb.create<arith::FloorDivSIOp>(nl, pq, c),
-                                     nb.create<arith::FloorDivSIOp>(nl, pk, c)));
-      }
-      return ok;
+      return keyVisible(nb, nl, pq, pk, causal, chunk);
     };
 
     Value out = emptyTensor(rewriter, loc, {bsz, heads, tqPad, dv}, elt);
