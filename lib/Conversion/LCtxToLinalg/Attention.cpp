@@ -62,6 +62,18 @@ Value positionsI64(OpBuilder &b, Location loc, Value given, int64_t batch,
       });
 }
 
+/// The extents of an attention: batch, query heads, query length, head
+/// dim, key length, query heads per key/value head, value dim.
+struct AttentionDims {
+  int64_t bsz, heads, tq, dh, tk, group, dv;
+  static AttentionDims of(const FlashAttentionArgs &args) {
+    ArrayRef<int64_t> q = cast<RankedTensorType>(args.query.getType()).getShape();
+    ArrayRef<int64_t> k = cast<RankedTensorType>(args.key.getType()).getShape();
+    ArrayRef<int64_t> v = cast<RankedTensorType>(args.value.getType()).getShape();
+    return {q[0], q[1], q[2], q[3], k[2], q[1] / k[1], v[3]};
+  }
+};
+
 /// Whether the key at position `pk` is visible to the query at `pq` (i64):
 /// a real key (pk >= 0; padding and empty cache slots are -1), not in the
 /// future when causal, in the query's chunk when chunked.
@@ -141,13 +153,8 @@ Value posTile(OpBuilder &b, Location l, Value pos, Value bi, Value t0,
 static Value buildBatchedAttention(OpBuilder &b, Location loc,
                                    const FlashAttentionArgs &args) {
   MLIRContext *ctx = b.getContext();
-  auto qType = cast<RankedTensorType>(args.query.getType());
-  auto kType = cast<RankedTensorType>(args.key.getType());
-  int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
-  int64_t tq = qType.getShape()[2], dh = qType.getShape()[3];
-  int64_t tk = kType.getShape()[2];
-  int64_t group = heads / kType.getShape()[1];
-  int64_t dv = cast<RankedTensorType>(args.value.getType()).getShape()[3];
+  auto [bsz, heads, tq, dh, tk, group, dv] = AttentionDims::of(args);
+  (void)dh;
   Type elt = args.resultElementType;
   Type f32 = b.getF32Type();
   double scale = args.scale, inf = std::numeric_limits<double>::infinity();
@@ -238,20 +245,13 @@ static Value buildBatchedAttention(OpBuilder &b, Location loc,
             nl, seen, nb.create<arith::DivFOp>(nl, a[0], a[1]), zero);
         return fromCompute(nb, nl, r, elt);
       });
-  (void)dh;
 }
 
 Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
                                     const FlashAttentionArgs &args,
                                     FlashEpilogue epilogue) {
   MLIRContext *ctx = rewriter.getContext();
-  auto qType = cast<RankedTensorType>(args.query.getType());
-  auto kType = cast<RankedTensorType>(args.key.getType());
-  int64_t bsz = qType.getShape()[0], heads = qType.getShape()[1];
-  int64_t tq = qType.getShape()[2], dh = qType.getShape()[3];
-  int64_t tk = kType.getShape()[2];
-  int64_t group = heads / kType.getShape()[1];
-  int64_t dv = cast<RankedTensorType>(args.value.getType()).getShape()[3];
+  auto [bsz, heads, tq, dh, tk, group, dv] = AttentionDims::of(args);
   Type elt = args.resultElementType;
   Type f32 = rewriter.getF32Type();
   std::optional<int64_t> chunk = args.chunkSize;
@@ -259,8 +259,6 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
   bool causal = args.causal;
   bool defaultPositions = !args.qPositions;
 
-    if (args.tile < 0 && !epilogue)
-      return buildBatchedAttention(rewriter, loc, args);
     // Tiles: at most args.tile (0: no limit), whole tensors when shorter.
     int64_t limit = args.tile > 0 ? args.tile
                                   : std::numeric_limits<int64_t>::max();
@@ -518,8 +516,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       args.ropeTheta = theta.getValueAsDouble();
     args.resultElementType = op.getType().getElementType();
     args.tile = tile;
-    rewriter.replaceOp(op, buildFlashAttention(rewriter, op.getLoc(), args,
-                                               nullptr));
+    rewriter.replaceOp(op, tile < 0 ? buildBatchedAttention(rewriter,
+                                                            op.getLoc(), args)
+                                    : buildFlashAttention(rewriter, op.getLoc(),
+                                                          args, nullptr));
     return success();
   }
 };

@@ -127,8 +127,8 @@ struct FlashAttentionArgs {
   double scale = 1.0;
   std::optional<double> ropeTheta;
   Type resultElementType;
-  /// Query and key tile (0: whole sequences; -1: batched over all heads
-  /// without tiles, when there is no epilogue).
+  /// Query and key tile (0: whole sequences). lctx.attention's pattern
+  /// takes the batched form instead for a tile < 0 (attention-tile=-1).
   int64_t tile = 64;
 };
 
