@@ -37,7 +37,14 @@ std::unique_ptr<Pass> createCPUGenericVectorizePass();
 std::unique_ptr<Pass> createGuardPartialTransferWritesPass();
 std::unique_ptr<Pass> createFoldUnitTransferWritesPass();
 
+/// `lctx-moe-grouped` (on func.func, lctx ops): f32 lctx.route.moe layers
+/// become routing, a sort of the kept tokens by expert, and a block-tiled
+/// grouped FFN where every block of rows runs its own expert's weights
+/// (MoeGrouped.cpp).
+std::unique_ptr<Pass> createMoeGroupedPass();
+
 /// Register the passes with the global registry (for lctx-opt).
+void registerMoeGroupedPass();
 void registerCPUContractionCodegenPass();
 void registerCPUGenericVectorizePass();
 void registerTransferWriteGuardPasses();

@@ -410,6 +410,8 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   frontend.decompose = false;
   buildFrontendPipeline(pm, frontend);
   pm.addNestedPass<func::FuncOp>(std::make_unique<MoeTokenwisePass>());
+  // The other f32 Switch layers: a grouped FFN over the kept tokens.
+  pm.addNestedPass<func::FuncOp>(createMoeGroupedPass());
   if (options.decompose) {
     static const std::string kDecomposed[] = {"route.moe"};
     LCtxDecomposePassOptions decompose;
@@ -512,6 +514,7 @@ void lctx::registerLCtxPipelines() {
   PassRegistration<FuseElementwisePass>();
   PassRegistration<DeallocForallLocalsPass>();
   PassRegistration<MoeTokenwisePass>();
+  registerMoeGroupedPass();
   PassPipelineRegistration<CPUPipelineOptions>(
       "lctx-cpu-pipeline",
       "lctx IR to the LLVM dialect for the host CPU (artifact calling "

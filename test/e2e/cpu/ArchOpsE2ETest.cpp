@@ -218,6 +218,112 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.name);
     });
 
+// Layers over enough tokens for several blocks per expert in the grouped
+// form (lctx-moe-grouped: blocks of 12 rows here): a router biased towards
+// expert 0 and away from expert 4, so that the loads are uneven and
+// expert 4 has no token (loads 50-69 / 12-46 / 12-25 / 12-25 / 0 tokens),
+// dropless and capacity-limited (36-39 tokens dropped), every activation.
+struct MoeGroupedCase {
+  const char *name;
+  ref::Activation act;
+  double capacityFactor;
+  bool dropless;
+};
+
+class RouteMoeGroupedE2E : public ::testing::TestWithParam<MoeGroupedCase> {};
+
+TEST_P(RouteMoeGroupedE2E, MatchesReference) {
+  MoeGroupedCase c = GetParam();
+  std::mt19937 rng(470 + static_cast<int>(c.act) * 7 + 2 * c.dropless);
+  int64_t b = 2, s = 60, d = 16, e = 5, f = 24;
+  bool swiglu = c.act == ref::Activation::Swiglu;
+  ref::Tensor x = randomTensor(rng, {b, s, d}), wr = randomTensor(rng, {d, e}),
+              w1 = randomTensor(rng, {e, d, f}, 0.3),
+              w2 = randomTensor(rng, {e, f, d}, 0.3),
+              wg = randomTensor(rng, {e, d, f}, 0.3);
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < s; ++j)
+      x(i, j, 0) = 2.0 + std::fabs(x(i, j, 0));
+  // Logits: a fixed bias per expert from the positive feature 0 (0.6x,
+  // 0.2x, 0, -0.2x, -5x) plus a smaller random part.
+  const double bias[] = {0.6, 0.2, 0.0, -0.2, -5.0};
+  for (int64_t r = 0; r < d; ++r)
+    for (int64_t k = 0; k < e; ++k)
+      wr(r, k) = r == 0 ? bias[k] : 0.5 * wr(r, k);
+  auto route = ref::routeExperts(x, wr, c.capacityFactor, c.dropless);
+  // The loads this test is about.
+  std::vector<int64_t> load(e, 0);
+  int64_t dropped = 0;
+  for (size_t i = 0; i < route.expert.data.size(); ++i) {
+    ++load[route.expert.data[i]];
+    dropped += route.slot.data[i] < 0;
+  }
+  std::string loads;
+  for (int64_t l : load)
+    loads += " " + std::to_string(l);
+  ASSERT_EQ(load[e - 1], 0) << c.name << loads;
+  ASSERT_GT(load[0], 2 * 12) << c.name << loads;
+  ASSERT_GT(*std::max_element(load.begin(), load.end()),
+            2 * *std::min_element(load.begin(), load.end() - 1))
+      << c.name << loads;
+  ASSERT_EQ(dropped > 0, !c.dropless) << c.name;
+
+  std::string act = c.act == ref::Activation::Relu   ? "relu"
+                    : c.act == ref::Activation::Gelu ? "gelu"
+                                                     : "swiglu";
+  std::string attrs = "{capacity_factor = " + std::to_string(c.capacityFactor) +
+                      " : f64" + (c.dropless ? ", dropless" : "") + "}";
+  std::string xT = tensorType({b, s, d}), w1T = tensorType({e, d, f}),
+              w2T = tensorType({e, f, d});
+  std::string ir =
+      "func.func @f(%x: " + xT + ", %wr: " + tensorType({d, e}) +
+      ", %w1: " + w1T + ", %w2: " + w2T + (swiglu ? ", %wg: " + w1T : "") +
+      ") -> (" + xT + ", tensor<f32>) {\n"
+      "  %y, %aux = lctx.route.moe " + act + " %x, %wr, %w1, %w2" +
+      (swiglu ? ", %wg " : " ") + attrs + " : " + xT + ", " +
+      tensorType({d, e}) + ", " + w1T + ", " + w2T +
+      (swiglu ? ", " + w1T : "") +
+      "\n  return %y, %aux : " + xT + ", tensor<f32>\n}\n";
+  std::map<std::string, HostValue> args = {{"input0", HostValue::of(x)},
+                                           {"input1", HostValue::of(wr)},
+                                           {"input2", HostValue::of(w1)},
+                                           {"input3", HostValue::of(w2)}};
+  if (swiglu)
+    args["input4"] = HostValue::of(wg);
+  auto out = compileAndRun(ir, "f", args);
+  ASSERT_TRUE(out.count("result1"));
+  auto moe = ref::routeMoe(c.act, x, wr, w1, w2, swiglu ? &wg : nullptr,
+                           c.capacityFactor, c.dropless);
+  EXPECT_LE(relError(out["result0"], moe.result), kTol) << c.name;
+  ref::Tensor aux({}, {moe.auxLoss});
+  EXPECT_LE(relError(out["result1"], aux), kTol) << c.name;
+  // Dropped tokens get an exact zero; every kept token a nonzero row.
+  for (int64_t i = 0; i < b * s; ++i) {
+    bool any = false;
+    for (int64_t j = 0; j < d; ++j) {
+      float v = out["result0"].values[i * d + j];
+      if (route.slot.data[i] < 0)
+        EXPECT_EQ(v, 0.0f) << c.name << " token " << i;
+      any |= v != 0.0f;
+    }
+    if (route.slot.data[i] >= 0)
+      EXPECT_TRUE(any) << c.name << " token " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Grouped, RouteMoeGroupedE2E,
+    ::testing::Values(
+        MoeGroupedCase{"relu_dropless", ref::Activation::Relu, 1.0, true},
+        MoeGroupedCase{"swiglu_dropless", ref::Activation::Swiglu, 1.0, true},
+        // C = floor(60 * 1.25 / 5) = 15 per sequence: expert 0 overflows.
+        MoeGroupedCase{"gelu_capacity", ref::Activation::Gelu, 1.25, false},
+        MoeGroupedCase{"swiglu_capacity", ref::Activation::Swiglu, 1.25,
+                       false}),
+    [](const ::testing::TestParamInfo<MoeGroupedCase> &info) {
+      return std::string(info.param.name);
+    });
+
 //===----------------------------------------------------------------------===//
 // Mixture-of-Depths
 //===----------------------------------------------------------------------===//
