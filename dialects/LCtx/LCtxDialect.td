@@ -78,6 +78,20 @@ def LCtx_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral getDecodeAttrName() {
       return ::llvm::StringLiteral("lctx.decode");
     }
+    /// Name of the function attribute that asks `lctx-derive-decode` to
+    /// derive an extend entry point from the function: the same model
+    /// advanced by `tokens` tokens at once over the decode caches
+    /// (`{lctx.extend = {entry = "extend", tokens = 64 : i64}}`).
+    static constexpr ::llvm::StringLiteral getExtendAttrName() {
+      return ::llvm::StringLiteral("lctx.extend");
+    }
+    /// Name of the function attribute on a derived entry whose caches hold
+    /// a window of positions: `{state = "pos", steps = 1 : i64, limit = T :
+    /// i64}` (the call needs state[0] + steps <= limit; the manifest
+    /// records it and the runtime checks it before the call).
+    static constexpr ::llvm::StringLiteral getAdvanceAttrName() {
+      return ::llvm::StringLiteral("lctx.advance");
+    }
   }];
 }
 

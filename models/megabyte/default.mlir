@@ -48,7 +48,7 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
       %a37: tensor<96x192xf32> {lctx.weight = "local.layers.1.ffn.w_in"},
       %a38: tensor<192x96xf32> {lctx.weight = "local.layers.1.ffn.w_out"},
       %a39: tensor<96xf32> {lctx.weight = "local.norm"})
-      -> (tensor<1x256x256xf32> {lctx.output = "logits"}) attributes {lctx.decode = "decode"} {
+      -> (tensor<1x256x256xf32> {lctx.output = "logits"}) attributes {lctx.decode = "decode", lctx.extend = {entry = "extend", tokens = 64 : i64}} {
     %v1 = lctx.patch.embed %a0, %a1, %a2 {patch_size = 8 : i64} : tensor<1x256xi32>, tensor<256x24xf32>, tensor<8x24xf32>
     %v2 = lctx.rms_norm %v1, %a3 : tensor<1x32x192xf32>, tensor<192xf32>
     %v3 = lctx.linear %v2, %a4 : tensor<1x32x192xf32>, tensor<192x192xf32>

@@ -32,7 +32,7 @@ module attributes {lctx.model = {arch = "megabyte", decode = "two-rate", vocab =
       %a21: tensor<32x128xf32> {lctx.weight = "local.layers.0.ffn.w_in"},
       %a22: tensor<128x32xf32> {lctx.weight = "local.layers.0.ffn.w_out"},
       %a23: tensor<32xf32> {lctx.weight = "local.norm"})
-      -> (tensor<1x32x256xf32> {lctx.output = "logits"}) attributes {lctx.decode = "decode"} {
+      -> (tensor<1x32x256xf32> {lctx.output = "logits"}) attributes {lctx.decode = "decode", lctx.extend = {entry = "extend", tokens = 16 : i64}} {
     %v1 = lctx.patch.embed %a0, %a1, %a2 {patch_size = 4 : i64} : tensor<1x32xi32>, tensor<256x16xf32>, tensor<4x16xf32>
     %v2 = lctx.rms_norm %v1, %a3 : tensor<1x8x64xf32>, tensor<64xf32>
     %v3 = lctx.linear %v2, %a4 : tensor<1x8x64xf32>, tensor<64x64xf32>

@@ -461,6 +461,33 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
                          "next value out)");
   }
   entry.numStates = entry.stateArgs.size();
+  if (const json::Value *advance = value.find("advance")) {
+    const std::string at = where + "'advance': ";
+    if (!advance->isObject())
+      return formatError(at + "is " + json::describe(*advance) +
+                         ", expected an object");
+    if ((status = getString(*advance, "state", at, true, true,
+                            entry.advanceState)))
+      return status;
+    for (auto [key, slot] : {std::make_pair("steps", &entry.advanceSteps),
+                             std::make_pair("limit", &entry.advanceLimit)}) {
+      const json::Value *n = require(*advance, key, at, status);
+      if (!n)
+        return status;
+      if (!n->isInt() || n->getInt() < 1)
+        return formatError(at + "'" + key + "' is " + json::describe(*n) +
+                           ", expected a positive integer");
+      *slot = n->getInt();
+    }
+    auto state = entry.stateArgs.find(entry.advanceState);
+    if (state == entry.stateArgs.end())
+      return formatError(at + "state '" + entry.advanceState +
+                         "' is not a state of the entry point");
+    const TensorType &type = entry.args[state->second.first].type;
+    if (type.dtype != LCTXRT_DTYPE_I64 || type.numElements < 1)
+      return formatError(at + "state '" + entry.advanceState + "' is " +
+                         typeString(type) + ", expected I64 positions");
+  }
   out.entryIndex.emplace(entry.name, out.entryPoints.size());
   out.entryPoints.push_back(std::move(entry));
   return nullptr;

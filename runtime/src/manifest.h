@@ -61,6 +61,11 @@ struct EntryPointSpec {
   size_t numInputs = 0, numWeights = 0, numOutputs = 0;
   /// State pairs (each has one state_in and one state_out argument).
   size_t numStates = 0;
+  /// The manifest's optional "advance": the entry's caches hold `limit`
+  /// positions, and a call needs advanceState[0] + advanceSteps <= limit
+  /// (an I64 state of the entry). Empty state: no bound.
+  std::string advanceState;
+  int64_t advanceSteps = 0, advanceLimit = 0;
 };
 
 /// The manifest's optional "gpu" object (docs/artifact.md,

@@ -406,6 +406,31 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
     }
   }
 
+  // A derived entry's caches hold a window of positions: refuse the call
+  // that would write past it (the code indexes the caches by position).
+  if (!entry.advanceState.empty()) {
+    size_t index = art.manifest.stateIndex.at(entry.advanceState);
+    const void *data = nullptr;
+    if (session.cuda) {
+      if (lctxrt_status_t status =
+              lctxrt::cuda::readState(*session.cuda, index, data))
+        return status;
+    } else {
+      data = session.states[index].value();
+    }
+    int64_t position = 0;
+    std::memcpy(&position, data, sizeof(position));
+    if (position < 0 || position > entry.advanceLimit - entry.advanceSteps)
+      return makeStatus(
+          LCTXRT_OUT_OF_RANGE,
+          where + "state '" + entry.advanceState + "' is " +
+              std::to_string(position) + " and the call advances it by " +
+              std::to_string(entry.advanceSteps) + ", past the " +
+              std::to_string(entry.advanceLimit) +
+              " positions its caches hold; reset the state (or start a new "
+              "window) first");
+  }
+
   if (session.cuda) {
     lctxrt_status_t status =
         lctxrt::cuda::run(*session.cuda, found->second, given, wanted);

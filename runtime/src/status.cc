@@ -68,6 +68,8 @@ const char *lctxrt_status_code_name(lctxrt_status_code_t code) {
     return "UNAVAILABLE";
   case LCTXRT_DEVICE_ERROR:
     return "DEVICE_ERROR";
+  case LCTXRT_OUT_OF_RANGE:
+    return "OUT_OF_RANGE";
   default:
     return "UNKNOWN";
   }

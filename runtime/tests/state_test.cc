@@ -189,6 +189,44 @@ TEST_F(StateManifest, ModelDescriptionMalformed) {
       "string or an integer"));
 }
 
+/// accumulate with the entry's optional "advance" set to \p advance.
+std::string advancedEntry(const std::string &advance) {
+  std::string entry = accumulateEntry();
+  const std::string key = "\"section\":\"cpu.so\",";
+  size_t at = entry.find(key);
+  EXPECT_NE(at, std::string::npos);
+  return entry.insert(at + key.size(), "\"advance\":" + advance + ",");
+}
+
+TEST_F(StateManifest, AdvanceMalformed) {
+  EXPECT_TRUE(manifestFails(stateManifest({advancedEntry("[]")}),
+                            LCTXRT_FORMAT_ERROR,
+                            "entry 'accumulate': 'advance': is an array, "
+                            "expected an object"));
+  EXPECT_TRUE(manifestFails(
+      stateManifest({advancedEntry("{\"steps\":1,\"limit\":8}")}),
+      LCTXRT_FORMAT_ERROR, "'advance': missing key 'state'"));
+  EXPECT_TRUE(manifestFails(
+      stateManifest(
+          {advancedEntry("{\"state\":\"h\",\"steps\":0,\"limit\":8}")}),
+      LCTXRT_FORMAT_ERROR,
+      "'advance': 'steps' is 0, expected a positive integer"));
+  EXPECT_TRUE(manifestFails(
+      stateManifest({advancedEntry("{\"state\":\"h\",\"steps\":1}")}),
+      LCTXRT_FORMAT_ERROR, "'advance': missing key 'limit'"));
+  EXPECT_TRUE(manifestFails(
+      stateManifest({advancedEntry(
+          "{\"state\":\"pos\",\"steps\":1,\"limit\":8}")}),
+      LCTXRT_FORMAT_ERROR,
+      "'advance': state 'pos' is not a state of the entry point"));
+  // The positions must be an I64 state; h is F32.
+  EXPECT_TRUE(manifestFails(
+      stateManifest(
+          {advancedEntry("{\"state\":\"h\",\"steps\":1,\"limit\":8}")}),
+      LCTXRT_FORMAT_ERROR,
+      "'advance': state 'h' is F32 [4], expected I64 positions"));
+}
+
 class SessionState : public ArtifactTest {
 protected:
   void SetUp() override {

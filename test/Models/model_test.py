@@ -12,6 +12,12 @@ reference logit):
     logits vs the prefill logits at that position;
   - a prefix of awkward length (not a multiple of the patch) decoded step
     by step matches the prefill logits of those positions;
+  - prefill of a prefix then decode equals the prefill: the block prefills
+    (`prefill_segment`, `prefill_chunk`) and the derived `extend` entries
+    (S tokens at once over the decode caches; MEGABYTE's `extend_global`,
+    whole patches), at aligned and unaligned positions;
+  - a decode past the window its caches hold is refused (OUT_OF_RANGE)
+    with the state unchanged;
   - the runtime's state size is the same after any number of steps (it is
     fixed in the manifest) and matches the architecture's formula;
   - the Python module's errors (unknown entry, wrong input) name the
@@ -107,11 +113,97 @@ def test_megabyte(c, art, weights, wdict, name):
 
     if c["global"].get("attention") == "infini":
         return  # (state formula below is for plain global attention)
+
+    # A prefix of whole patches through `extend_global` (G patches per
+    # call: global steps k..k+G-1 take patches k-1..k+G-2, the pad first),
+    # then two-rate decode.
+    g = input_shape(art, "extend_global", "patch_ids")[1] // p
+    session.reset_state()
+    prev = np.concatenate([np.zeros((b, p), np.int32),
+                           ids[:, :(g - 1) * p]], 1)
+    session.run("extend_global", patch_ids=prev)
+    check(int(session.state("global.pos")[0]) == g,
+          f"{name}: extend_global advances global.pos by {g}")
+    out = []
+    for step in range(g * p, t):
+        if step % p == 0:
+            session.run("decode_global", patch_ids=ids[:, step - p:step])
+        out.append(session.run("decode_local",
+                               prev_id=ids[:, step - 1:step])["logits"][:, 0])
+    if out:
+        err = rel_error(np.stack(out, 1), full[:, g * p:])
+        check(err <= TOL, f"{name}: extend_global ({g} patches) then decode "
+              f"vs prefill: {err:.2e}")
+    # The local cache holds one patch: a byte past it without the next
+    # global step is refused, and so is a global step past the context.
+    session.reset_state()
+    megabyte_decode(session, ids, p, p)
+    check_window(session, art, "decode_local", name,
+                 lambda: session.run("decode_local", prev_id=ids[:, :1]))
+    session.reset_state()
+    megabyte_decode(session, ids, t, p)
+    check_window(session, art, "decode_global", name,
+                 lambda: session.run("decode_global",
+                                     patch_ids=ids[:, :p]))
     info = lctx_run_info(art.path)
     want = megabyte_state_bytes(c)
     check(f"{want} bytes per session" in info,
           f"{name}: state is {want} bytes per session whatever the number "
           "of steps")
+
+
+def input_shape(art, entry, name):
+    return next(a["shape"] for a in art.entries[entry] if a["name"] == name)
+
+
+def check_window(session, art, entry, name, feed):
+    """At a full window the next call of `entry` is refused with
+    OUT_OF_RANGE and leaves the state as it was; `feed` runs it."""
+    pos_state = ("global.pos" if entry.endswith("_global") else
+                 "local.pos" if entry.endswith("_local") else "pos")
+    before = session.state(pos_state).copy()
+    try:
+        feed()
+        check(False, f"{name}: {entry} past the window is refused")
+    except lctxrt.Error as e:
+        check(e.code == "OUT_OF_RANGE" and "positions its caches hold"
+              in str(e), f"{name}: {entry} past the window raises "
+              f"OUT_OF_RANGE ({e})")
+    check(np.array_equal(session.state(pos_state), before),
+          f"{name}: a refused call leaves '{pos_state}' unchanged")
+
+
+def check_extend(session, art, ids, full, name):
+    """The derived `extend` entry (S tokens at once) then decode equals the
+    prefill: from the stream's start, and from an unaligned position after
+    a few decoded tokens; then the window is full and refused."""
+    if "extend" not in art.entries:
+        check(False, f"{name}: the artifact has an extend entry")
+        return
+    t = ids.shape[1]
+    s = input_shape(art, "extend", "ids")[1]
+    session.reset_state()
+    first = session.run("extend", ids=ids[:, :s])["logits"]
+    got = np.concatenate([first, token_decode(session, ids, s, t)], 1)
+    err = rel_error(got, full)
+    check(err <= TOL, f"{name}: extend ({s} tokens) then decode vs prefill: "
+          f"{err:.2e}")
+    session.reset_state()
+    at = min(3, t - s)
+    head = token_decode(session, ids, 0, at)
+    block = session.run("extend", ids=ids[:, at:at + s])["logits"]
+    got = np.concatenate([head, block, token_decode(session, ids, at + s, t)],
+                         1)
+    err = rel_error(got, full)
+    check(err <= TOL, f"{name}: {at} decode steps, extend at {at}, decode "
+          f"vs prefill: {err:.2e}")
+    check(int(session.state("pos")[0]) == t, f"{name}: pos after the stream")
+    check_window(session, art, "decode", name,
+                 lambda: session.run("decode", ids=ids[:, :1]))
+    session.reset_state()
+    token_decode(session, ids, 0, t - s + 1)
+    check_window(session, art, "extend", name,
+                 lambda: session.run("extend", ids=ids[:, :s]))
 
 
 def infini_state_bytes(c):
@@ -201,6 +293,7 @@ def test_switch(c, art, weights, wdict, name):
     check_decode(session, ids, full, name, "decode (dropless)")
     check(int(session.state("pos")[0]) == c["context"],
           f"{name}: decode advances pos")
+    check_extend(session, art, ids, full, name)
 
 
 def test_mod(c, art, weights, wdict, name):
@@ -215,6 +308,7 @@ def test_mod(c, art, weights, wdict, name):
     check(0 < (kpos > 0).sum() < kpos.size,
           f"{name}: the routed layer's cache holds {(kpos > 0).sum()} of "
           f"{kpos.size} slots (routed tokens only)")
+    check_extend(session, art, ids, full, name)
 
 
 def test_megalodon(c, art, weights, wdict, name):

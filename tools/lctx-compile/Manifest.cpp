@@ -77,6 +77,14 @@ LogicalResult lctxc::collectEntryPoints(ModuleOp module,
       continue;
     ManifestEntry entry;
     entry.name = func.getSymName().str();
+    if (auto advance = func->getAttrOfType<DictionaryAttr>(
+            LCtxDialect::getAdvanceAttrName())) {
+      // Verified by the dialect: a state name, positive steps and limit.
+      entry.advance.state =
+          advance.getAs<StringAttr>("state").getValue().str();
+      entry.advance.steps = advance.getAs<IntegerAttr>("steps").getInt();
+      entry.advance.limit = advance.getAs<IntegerAttr>("limit").getInt();
+    }
     for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
       ManifestArg arg;
       if (auto w = func.getArgAttrOfType<StringAttr>(
@@ -238,6 +246,12 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
           j.attribute("name", e.name);
           j.attribute("symbol", "lctx_entry_" + e.name);
           j.attribute("section", "cpu.so");
+          if (!e.advance.state.empty())
+            j.attributeObject("advance", [&] {
+              j.attribute("state", e.advance.state);
+              j.attribute("steps", e.advance.steps);
+              j.attribute("limit", e.advance.limit);
+            });
           j.attributeArray("args", [&] {
             for (const ManifestArg &a : e.args)
               j.object([&] {

@@ -25,9 +25,18 @@ struct ManifestArg {
   std::vector<int64_t> shape;
 };
 
+/// A derived entry whose caches hold a window of positions
+/// (`lctx.advance`): a call needs state[0] + steps <= limit. Empty `state`:
+/// none.
+struct ManifestAdvance {
+  std::string state;
+  int64_t steps = 0, limit = 0;
+};
+
 struct ManifestEntry {
   std::string name;
   std::vector<ManifestArg> args;
+  ManifestAdvance advance;
 };
 
 struct ManifestTarget {

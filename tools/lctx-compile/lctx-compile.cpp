@@ -247,6 +247,9 @@ int main(int argc, char **argv) {
     }
     gpuModule = (*module).clone();
     (*gpuModule)->removeAttr(lctx::LCtxDialect::getModelAttrName());
+    (*gpuModule)->walk([](func::FuncOp f) {
+      f->removeAttr(lctx::LCtxDialect::getAdvanceAttrName());
+    });
     if (failed(pm.run(*gpuModule)))
       return 1;
     progress.done();
@@ -279,6 +282,9 @@ int main(int argc, char **argv) {
   // The model description goes to the manifest, not into the code.
   lctxc::ManifestModel model = lctxc::collectModel(*module);
   (*module)->removeAttr(lctx::LCtxDialect::getModelAttrName());
+  (*module)->walk([](func::FuncOp f) {
+    f->removeAttr(lctx::LCtxDialect::getAdvanceAttrName());
+  });
   progress.done();
 
   progress.start("lctx CPU pipeline");

@@ -71,6 +71,10 @@ typedef enum lctxrt_status_code_t {
   /// The device or its driver reported an error while running code (a
   /// failed kernel launch or copy). The session should be closed.
   LCTXRT_DEVICE_ERROR = 9,
+  /// The call would take the stream past what the session's state holds
+  /// (a decode cache of T positions is full): reset the state or start a
+  /// new window.
+  LCTXRT_OUT_OF_RANGE = 10,
   /// Not a code; makes any int32 value well-defined for the enum type.
   LCTXRT_STATUS_CODE_MAX_ENUM = 0x7fffffff
 } lctxrt_status_code_t;

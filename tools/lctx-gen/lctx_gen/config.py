@@ -137,16 +137,34 @@ def load_infini(raw):
     return c
 
 
+def _extend(raw, c, unit=1):
+    """`extend`: tokens the `extend` entry consumes per call (0: no such
+    entry); by default half the context, at most 64 tokens (whole units of
+    `unit` tokens: MEGABYTE's patches)."""
+    units = c["context"] // unit
+    default = unit * max(1, min(64 // unit, units // 2))
+    c["extend"] = _int(raw, "extend", "", default=default, minimum=0)
+    if c["extend"] > c["context"]:
+        raise ConfigError(f"'extend' ({c['extend']}) exceeds 'context' "
+                          f"({c['context']}): the decode caches hold the "
+                          "context")
+    if c["extend"] % unit:
+        raise ConfigError(f"'extend' ({c['extend']}) must be a multiple of "
+                          f"'patch' ({unit}): it steps whole patches")
+
+
 def load_switch(raw):
     c = _decoder(raw, "switch", {"experts", "expert_ffn", "capacity_factor",
-                                 "dropless"})
+                                 "dropless", "extend"})
     _experts(raw, c)
+    _extend(raw, c)
     return c
 
 
 def load_mod(raw):
     c = _decoder(raw, "mod", {"routing", "capacity", "experts", "expert_ffn",
-                              "capacity_factor", "dropless"})
+                              "capacity_factor", "dropless", "extend"})
+    _extend(raw, c)
     c["routing"] = _choice(raw, "routing", "", ["causal", "topk"], "causal")
     c["capacity"] = _float(raw, "capacity", "", 0.125)
     if "experts" in raw:
@@ -208,7 +226,7 @@ def load(raw):
         return {"arch": arch}
     _check_keys(raw, {"arch", "name", "vocab", "patch", "context", "batch",
                       "global", "local", "activation", "rope_theta",
-                      "comment"}, "")
+                      "comment", "extend"}, "")
     config = {
         "arch": arch,
         "name": raw.get("name", "megabyte"),
@@ -226,6 +244,14 @@ def load(raw):
         raise ConfigError(f"'context' ({config['context']}) must be a "
                           f"multiple of 'patch' ({config['patch']})")
     g = config["global"]
+    if g["attention"] == "infini":
+        # The memory takes a segment when it fills: no multi-patch step.
+        if raw.get("extend"):
+            raise ConfigError("'extend' needs plain global attention (an "
+                              "Infini global model consumes whole segments)")
+        config["extend"] = 0
+    else:
+        _extend(raw, config, config["patch"])
     g["model_width"] = g["width"] * config["patch"]
     k = config["context"] // config["patch"]
     if g["attention"] == "infini" and k % g["segment"]:

@@ -25,7 +25,7 @@ def decoder_prefill(c, stack):
     tied to its embedding; `stack(f, x)` writes the layers and the final
     norm. lctx-compile derives its decode entry (lctx.decode)."""
     b, t, v, d = c["batch"], c["context"], c["vocab"], c["dim"]
-    f = Func("prefill", decode="decode")
+    f = Func("prefill", decode="decode", extend=c.get("extend"))
     ids = f.input("ids", [b, t], "i32")
     emb = f.weight("embed", [v, d])
     x = stack(f, f.embedding(emb, ids))
@@ -52,11 +52,15 @@ class Value:
 class Func:
     """One func.func: arguments with lctx attributes, a body, results."""
 
-    def __init__(self, name, decode=None):
+    def __init__(self, name, decode=None, extend=None):
         """`decode` names the one-token entry point lctx-compile derives
-        from this function (`lctx.decode`, pass lctx-derive-decode)."""
+        from this function (`lctx.decode`, pass lctx-derive-decode);
+        `extend` (tokens, 0 or None: none) asks for the entry `extend` that
+        advances the decode state by that many tokens at once
+        (`lctx.extend`)."""
         self.name = name
         self.decode = decode
+        self.extend = extend
         self.args, self.lines, self.results = [], [], []
         self.counter = 0
         self.weights = {}
@@ -116,8 +120,13 @@ class Func:
     def text(self):
         args = ",\n    ".join(f"{v}: {v.type} {attr}" for v, attr in self.args)
         res = ", ".join(f"{v.type} {attr}" for v, attr in self.results)
-        attrs = (f' attributes {{lctx.decode = "{self.decode}"}}'
-                 if self.decode else "")
+        fattrs = []
+        if self.decode:
+            fattrs.append(f'lctx.decode = "{self.decode}"')
+        if self.extend:
+            fattrs.append(f'lctx.extend = {{entry = "extend", tokens = '
+                          f'{self.extend} : i64}}')
+        attrs = (f" attributes {{{', '.join(fattrs)}}}" if fattrs else "")
         out = [f"func.func @{self.name}(\n    {args})\n    -> ({res}){attrs} {{"]
         out += [f"  {line}" for line in self.lines]
         names = ", ".join(str(v) for v, _ in self.results)

@@ -69,7 +69,7 @@ def _stack(f, x, c, which, mems=None):
 def prefill(c):
     b, t, p, v = c["batch"], c["context"], c["patch"], c["vocab"]
     k = t // p
-    f = Func("prefill", decode="decode")
+    f = Func("prefill", decode="decode", extend=c.get("extend"))
     ids = f.input("ids", [b, t], "i32")
     g_emb, g_pad = _global_weights(f, c)
     g0 = f.emit(f"lctx.patch.embed {ids}, {g_emb}, {g_pad} {{patch_size = "

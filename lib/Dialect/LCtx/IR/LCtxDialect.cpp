@@ -183,6 +183,36 @@ LogicalResult LCtxDialect::verifyOperationAttribute(Operation *op,
                              << attr.getValue();
     return success();
   }
+  if (attr.getName() == getExtendAttrName() ||
+      attr.getName() == getAdvanceAttrName()) {
+    bool extend = attr.getName() == getExtendAttrName();
+    StringRef what = extend ? "{entry = \"<name>\", tokens = <n> : i64}"
+                            : "{state = \"<name>\", steps = <n> : i64, "
+                              "limit = <n> : i64}";
+    auto fail = [&]() {
+      return op->emitError() << "'" << attr.getName().getValue()
+                             << "' must be a function attribute " << what
+                             << " with a non-empty name and positive "
+                                "integers, got "
+                             << attr.getValue();
+    };
+    auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+    if (!isa<FunctionOpInterface>(op) || !dict ||
+        dict.size() != (extend ? 2u : 3u))
+      return fail();
+    auto name = dict.getAs<StringAttr>(extend ? "entry" : "state");
+    if (!name || name.getValue().empty())
+      return fail();
+    static const StringRef kExtendKeys[] = {"tokens"};
+    static const StringRef kAdvanceKeys[] = {"steps", "limit"};
+    for (StringRef key : extend ? ArrayRef<StringRef>(kExtendKeys)
+                                : ArrayRef<StringRef>(kAdvanceKeys)) {
+      auto n = dict.getAs<IntegerAttr>(key);
+      if (!n || !n.getType().isSignlessInteger(64) || n.getInt() < 1)
+        return fail();
+    }
+    return success();
+  }
   if (attr.getName() != getModelAttrName())
     return op->emitError() << "unknown lctx attribute '"
                            << attr.getName().getValue() << "' on operation";

@@ -36,22 +36,25 @@ namespace {
 
 class Deriver {
 public:
-  /// Writes the entry `name` after `after`.
+  /// Writes the entry `name` after `after`: one step of `rate`, or `steps`
+  /// consecutive ones (an extend entry).
   Deriver(func::FuncOp prefill, const TimeAnalysis &time, StringRef name,
-          Rate rate, Operation *after)
-      : prefill(prefill), time(time), name(name), rate(rate), after(after),
-        b(prefill.getContext()) {}
+          Rate rate, int64_t steps, Operation *after)
+      : prefill(prefill), time(time), name(name), rate(rate), steps(steps),
+        after(after), b(prefill.getContext()) {}
 
   FailureOr<func::FuncOp> run();
   /// True when some cache spans the whole context (a decode window).
   bool windowed = false;
+  /// The positions of the rate a windowed cache holds (0: no window).
+  int64_t window() const { return windowed ? time.length() : 0; }
 
 private:
   Value retyped(Value v) { return map.lookup(v); }
   /// The one-step type of a prefill value: its token dimension 1, and at
   /// the local rate its patch batch B*K -> B.
   RankedTensorType stepType(Value old) {
-    auto type = withTimeOne(old.getType(), time.of(old));
+    auto type = withTime(old.getType(), time.of(old), steps);
     if (!time.isLocal(old))
       return type;
     SmallVector<int64_t> shape(type.getShape());
@@ -84,16 +87,19 @@ private:
   void addStateResult(Value v) { newResults.push_back(v); }
 
   LogicalResult cloneOp(Operation *op);
-  void emitAttention(AttentionOp op, unsigned index);
-  void emitMemoryAttention(MemoryAttentionOp op, unsigned index);
-  /// Query positions [B, 1] = slot, key positions [B, C] = j if j <= slot
-  /// else -1.
+  LogicalResult emitAttention(AttentionOp op, unsigned index);
+  LogicalResult emitMemoryAttention(MemoryAttentionOp op, unsigned index);
+  /// A route.depth of several steps: its compacted (causal) indices and
+  /// weights spread back to the tokens' own rows.
+  void emitDepthRoutingInPlace(RouteDepthOp clone, RouteDepthOp op);
+  /// Query positions [B, S] = slot + i, key positions [B, C] = j if
+  /// j < slot + S else -1.
   std::pair<Value, Value> stepPositions(Location loc, int64_t batch,
                                         int64_t capacity, Value slot);
   Value insertAtSlot(Location loc, Value cache, Value token, Value slotIdx);
-  /// For a token the router selected or not (`routed` [B, 1]: its index
-  /// in the call, or -1): query positions [B, 1] (pos, or -1: sees
-  /// nothing) and key positions [B, C] from the updated kpos cache.
+  /// For tokens the router selected or not (`routed` [B, S]: row i holds
+  /// i, or -1): query positions [B, S] (pos + i, or -1: sees nothing) and
+  /// key positions [B, C] from the updated kpos cache.
   std::pair<Value, Value> routedPositions(Location loc, Value routed,
                                           int64_t batch, int64_t capacity,
                                           Value slotIdx, StringRef prefix);
@@ -106,6 +112,7 @@ private:
   const TimeAnalysis &time;
   std::string name;
   Rate rate;
+  int64_t steps;
   Operation *after;
   DenseSet<Operation *> selected;
   /// The global output one patch step hands to the local steps
@@ -125,23 +132,42 @@ private:
 std::pair<Value, Value> Deriver::stepPositions(Location loc, int64_t batch,
                                                int64_t capacity, Value slot) {
   Type i64 = b.getI64Type();
-  Value qEmpty = b.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{batch, 1},
-                                           i64);
-  Value qp = b.create<linalg::FillOp>(loc, slot, qEmpty).getResult(0);
+  Value qEmpty = b.create<tensor::EmptyOp>(
+      loc, ArrayRef<int64_t>{batch, steps}, i64);
+  AffineMap id = b.getMultiDimIdentityMap(2);
+  SmallVector<utils::IteratorType> parallel2(2,
+                                             utils::IteratorType::parallel);
+  Value qp;
+  if (steps == 1) {
+    qp = b.create<linalg::FillOp>(loc, slot, qEmpty).getResult(0);
+  } else {
+    qp = b.create<linalg::GenericOp>(
+              loc, qEmpty.getType(), ValueRange{}, ValueRange{qEmpty},
+              ArrayRef<AffineMap>{id}, parallel2,
+              [&](OpBuilder &nb, Location nl, ValueRange) {
+                Value i = nb.create<arith::IndexCastOp>(
+                    nl, i64, nb.create<linalg::IndexOp>(nl, 1));
+                nb.create<linalg::YieldOp>(
+                    nl, ValueRange{nb.create<arith::AddIOp>(nl, slot, i)});
+              })
+             .getResult(0);
+  }
+  // The last key this call writes.
+  Value lastSlot = slot;
+  if (steps > 1)
+    lastSlot = b.create<arith::AddIOp>(
+        loc, slot, b.create<arith::ConstantIntOp>(loc, steps - 1, 64));
   Value kEmpty = b.create<tensor::EmptyOp>(
       loc, ArrayRef<int64_t>{batch, capacity}, i64);
-  AffineMap id = b.getMultiDimIdentityMap(2);
   Value kp =
       b.create<linalg::GenericOp>(
            loc, kEmpty.getType(), ValueRange{}, ValueRange{kEmpty},
-           ArrayRef<AffineMap>{id},
-           ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
-                                         utils::IteratorType::parallel},
+           ArrayRef<AffineMap>{id}, parallel2,
            [&](OpBuilder &nb, Location nl, ValueRange) {
              Value j = nb.create<linalg::IndexOp>(nl, 1);
              Value j64 = nb.create<arith::IndexCastOp>(nl, i64, j);
              Value seen = nb.create<arith::CmpIOp>(
-                 nl, arith::CmpIPredicate::sle, j64, slot);
+                 nl, arith::CmpIPredicate::sle, j64, lastSlot);
              Value none = nb.create<arith::ConstantIntOp>(nl, -1, 64);
              Value kpos = nb.create<arith::SelectOp>(nl, seen, j64, none);
              nb.create<linalg::YieldOp>(nl, kpos);
@@ -191,13 +217,16 @@ std::pair<Value, Value> Deriver::routedPositions(Location loc, Value routed,
                                                  Value slotIdx,
                                                  StringRef prefix) {
   Value p = pos64;
-  auto select = [p](OpBuilder &nb, Location nl, Value v, int64_t add,
-                    int64_t none) -> Value {
+  bool several = steps > 1;
+  auto select = [p, several](OpBuilder &nb, Location nl, Value v, int64_t add,
+                             int64_t none) -> Value {
     Value zero = nb.create<arith::ConstantIntOp>(nl, 0, 64);
     Value isRouted =
         nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::sge, v, zero);
+    // A routed token's own row (0 in a one-token step).
+    Value base = several ? nb.create<arith::AddIOp>(nl, p, v) : p;
     Value at = nb.create<arith::AddIOp>(
-        nl, p, nb.create<arith::ConstantIntOp>(nl, add, 64));
+        nl, base, nb.create<arith::ConstantIntOp>(nl, add, 64));
     return nb.create<arith::SelectOp>(
         nl, isRouted, at, nb.create<arith::ConstantIntOp>(nl, none, 64));
   };
@@ -212,7 +241,7 @@ std::pair<Value, Value> Deriver::routedPositions(Location loc, Value routed,
   Value kpos = b.create<tensor::InsertSliceOp>(
       loc, entry, addState(kposType, (prefix + ".kpos").str()),
       ArrayRef<OpFoldResult>{zero, slotIdx},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), one},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(steps)},
       ArrayRef<OpFoldResult>{one, one});
   addStateResult(kpos);
   Value kp = mapI64(loc, kpos, [&](OpBuilder &nb, Location nl, Value v) {
@@ -226,7 +255,7 @@ Value Deriver::rope(Location loc, Value x, Value positions, FloatAttr theta) {
   return b.create<RopeOp>(loc, x, positions, theta);
 }
 
-void Deriver::emitAttention(AttentionOp op, unsigned index) {
+LogicalResult Deriver::emitAttention(AttentionOp op, unsigned index) {
   Location loc = op.getLoc();
   Value q = retyped(op.getQuery()), k = retyped(op.getKey()),
         v = retyped(op.getValue());
@@ -235,6 +264,15 @@ void Deriver::emitAttention(AttentionOp op, unsigned index) {
   int64_t batch = kType.getDimSize(0);
   std::optional<int64_t> chunk = op.getChunkSize();
   int64_t capacity = chunk ? *chunk : time.length();
+  if (chunk && steps > 1)
+    return op.emitOpError()
+           << "has no " << steps
+           << "-token cached form: a chunked attention's cache restarts "
+              "inside the block (an entry over whole chunks is a prefill of "
+              "its own)";
+  if (steps > capacity)
+    return op.emitOpError() << "caches " << capacity << " positions, fewer "
+                            << "than the " << steps << " of @" << name;
   if (!chunk)
     windowed = true;
 
@@ -274,9 +312,17 @@ void Deriver::emitAttention(AttentionOp op, unsigned index) {
                                     b.getBoolAttr(true), IntegerAttr(),
                                     op.getScaleAttr(), FloatAttr());
   map.map(op.getResult(), out);
+  return success();
 }
 
-void Deriver::emitMemoryAttention(MemoryAttentionOp op, unsigned index) {
+LogicalResult Deriver::emitMemoryAttention(MemoryAttentionOp op,
+                                           unsigned index) {
+  if (steps > 1)
+    return op.emitOpError()
+           << "has no " << steps
+           << "-token cached form: the memory takes a segment when it fills, "
+              "which may fall inside the block (an entry over whole segments "
+              "is a prefill of its own)";
   Location loc = op.getLoc();
   Value q = retyped(op.getQuery()), k = retyped(op.getKey()),
         v = retyped(op.getValue());
@@ -337,6 +383,62 @@ void Deriver::emitMemoryAttention(MemoryAttentionOp op, unsigned index) {
   map.map(op.getResult(), gated);
   map.map(op.getNewMemory(), ifOp.getResult(0));
   map.map(op.getNewNorm(), ifOp.getResult(1));
+  return success();
+}
+
+void Deriver::emitDepthRoutingInPlace(RouteDepthOp clone, RouteDepthOp op) {
+  // Causal routing lists the routed tokens first (ascending) then -1; the
+  // cached attention writes every token at its own slot, so row s gets s
+  // when token s is routed (-1 otherwise) and its weight (0 otherwise).
+  // The block then runs on all S rows; rows of tokens not routed are
+  // masked as queries and keys and never scattered back.
+  Location loc = op.getLoc();
+  auto idxType = cast<RankedTensorType>(clone.getIndices().getType());
+  auto wType = cast<RankedTensorType>(clone.getWeights().getType());
+  int64_t batch = idxType.getDimSize(0);
+  AffineMap rows = AffineMap::get(3, 0, {b.getAffineDimExpr(0),
+                                         b.getAffineDimExpr(1)},
+                                  b.getContext());
+  AffineMap listed = AffineMap::get(3, 0, {b.getAffineDimExpr(0),
+                                           b.getAffineDimExpr(2)},
+                                    b.getContext());
+  SmallVector<utils::IteratorType> iters = {utils::IteratorType::parallel,
+                                            utils::IteratorType::parallel,
+                                            utils::IteratorType::reduction};
+  Value minusOne = b.create<arith::ConstantIntOp>(loc, -1, 64);
+  Value idxInit = b.create<linalg::FillOp>(
+                       loc, minusOne,
+                       b.create<tensor::EmptyOp>(
+                           loc, ArrayRef<int64_t>{batch, steps},
+                           b.getI64Type())
+                           .getResult())
+                      .getResult(0);
+  Value zeroF = b.create<arith::ConstantOp>(
+      loc, b.getFloatAttr(wType.getElementType(), 0.0));
+  Value wInit = b.create<linalg::FillOp>(
+                     loc, zeroF,
+                     b.create<tensor::EmptyOp>(
+                         loc, ArrayRef<int64_t>{batch, steps},
+                         wType.getElementType())
+                         .getResult())
+                    .getResult(0);
+  auto spread = b.create<linalg::GenericOp>(
+      loc, TypeRange{idxInit.getType(), wInit.getType()},
+      ValueRange{clone.getIndices(), clone.getWeights()},
+      ValueRange{idxInit, wInit},
+      ArrayRef<AffineMap>{listed, listed, rows, rows}, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value s = nb.create<arith::IndexCastOp>(
+            nl, nb.getI64Type(), nb.create<linalg::IndexOp>(nl, 1));
+        Value mine = nb.create<arith::CmpIOp>(nl, arith::CmpIPredicate::eq,
+                                              args[0], s);
+        nb.create<linalg::YieldOp>(
+            nl, ValueRange{
+                    nb.create<arith::SelectOp>(nl, mine, s, args[2]),
+                    nb.create<arith::SelectOp>(nl, mine, args[1], args[3])});
+      });
+  map.map(op.getIndices(), spread.getResult(0));
+  map.map(op.getWeights(), spread.getResult(1));
 }
 
 LogicalResult Deriver::cloneOp(Operation *op) {
@@ -379,8 +481,11 @@ LogicalResult Deriver::cloneOp(Operation *op) {
   if (isa<RouteMoeOp>(clone))
     clone->setAttr("dropless", b.getUnitAttr());
   // Decode routes causally (sigmoid(r) > 0.5): top-k needs the future.
-  if (auto depth = dyn_cast<RouteDepthOp>(clone))
+  if (auto depth = dyn_cast<RouteDepthOp>(clone)) {
     depth.setMode(DepthRouting::causal);
+    if (steps > 1)
+      emitDepthRoutingInPlace(depth, cast<RouteDepthOp>(op));
+  }
   // One token of every timed value must still be a valid op; it is not when
   // a token input's dimension 1 is not its token dimension.
   if (failed(mlir::verify(clone)))
@@ -434,12 +539,13 @@ void Deriver::selectOps() {
 
 /// One patch of MEGABYTE's global input: the concatenated embeddings of the
 /// previous patch's bytes (`patch_ids` [B, P]), or the pad patch at k = 0.
+/// G steps at once take the G patches before each step's ([B, G * P]).
 void Deriver::emitPatchEmbedStep(PatchEmbedOp op) {
   Location loc = op.getLoc();
   auto idsType = cast<RankedTensorType>(op.getIds().getType());
   int64_t batch = time.stepBatch(), patch = op.getPatchSize();
   auto patchIdsType =
-      RankedTensorType::get({batch, patch}, idsType.getElementType());
+      RankedTensorType::get({batch, steps * patch}, idsType.getElementType());
   Block &entry = decode.getBody().front();
   Value patchIds = entry.addArgument(patchIdsType, loc);
   extraArgs.push_back({patchIds, b.getDictionaryAttr(b.getNamedAttr(
@@ -459,10 +565,34 @@ void Deriver::emitPatchEmbedStep(PatchEmbedOp op) {
                                             ArrayRef<int64_t>{0, 1})
                   .getResult()[0];
   Value zero = b.create<arith::ConstantIntOp>(loc, 0, 64);
-  Value first =
-      b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, pos64, zero);
+  if (steps == 1) {
+    Value first =
+        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, pos64, zero);
+    map.map(op.getResult(),
+            b.create<arith::SelectOp>(loc, first, pad, embedded));
+    return;
+  }
+  // Step g is the stream's first patch (the pad) iff pos + g == 0.
+  AffineMap id = b.getMultiDimIdentityMap(3);
+  Value p = pos64;
   map.map(op.getResult(),
-          b.create<arith::SelectOp>(loc, first, pad, embedded));
+          b.create<linalg::GenericOp>(
+               loc, stepTy, ValueRange{pad, embedded}, ValueRange{padInit},
+               ArrayRef<AffineMap>{id, id, id},
+               SmallVector<utils::IteratorType>(
+                   3, utils::IteratorType::parallel),
+               [&](OpBuilder &nb, Location nl, ValueRange args) {
+                 Value g = nb.create<arith::IndexCastOp>(
+                     nl, nb.getI64Type(), nb.create<linalg::IndexOp>(nl, 1));
+                 Value at = nb.create<arith::AddIOp>(nl, p, g);
+                 Value first = nb.create<arith::CmpIOp>(
+                     nl, arith::CmpIPredicate::eq, at,
+                     nb.create<arith::ConstantIntOp>(nl, 0, 64));
+                 nb.create<linalg::YieldOp>(
+                     nl, ValueRange{nb.create<arith::SelectOp>(
+                             nl, first, args[0], args[1])});
+               })
+              .getResult(0));
 }
 
 /// One byte of MEGABYTE's local input: slot p of the patch's global output
@@ -591,13 +721,21 @@ FailureOr<func::FuncOp> Deriver::run() {
              merge && rate == Rate::Local)
       map.map(merge.getResult(), retyped(merge.getInput()));
     else if (auto a = dyn_cast<AttentionOp>(op);
-             a && time.of(a.getResult()) != kNoTime)
-      emitAttention(a, attentionIndex++);
-    else if (auto m = dyn_cast<MemoryAttentionOp>(op);
-             m && time.of(m.getResult()) != kNoTime)
-      emitMemoryAttention(m, attentionIndex++);
-    else if (failed(cloneOp(&op)))
+             a && time.of(a.getResult()) != kNoTime) {
+      if (failed(emitAttention(a, attentionIndex++))) {
+        decode.erase();
+        return failure();
+      }
+    } else if (auto m = dyn_cast<MemoryAttentionOp>(op);
+               m && time.of(m.getResult()) != kNoTime) {
+      if (failed(emitMemoryAttention(m, attentionIndex++))) {
+        decode.erase();
+        return failure();
+      }
+    } else if (failed(cloneOp(&op))) {
+      decode.erase();
       return failure();
+    }
   }
 
   // The caches' names must not be the prefill's own states'.
@@ -619,7 +757,7 @@ FailureOr<func::FuncOp> Deriver::run() {
   b.setInsertionPointToEnd(entry);
   Value nextPos;
   if (pos) {
-    Value one = b.create<arith::ConstantIntOp>(loc, 1, 64);
+    Value one = b.create<arith::ConstantIntOp>(loc, steps, 64);
     Value next = b.create<arith::AddIOp>(loc, pos64, one);
     nextPos = b.create<tensor::FromElementsOp>(loc, posType, next);
   }
@@ -653,9 +791,10 @@ FailureOr<func::FuncOp> Deriver::run() {
     results.push_back(nextPos);
     resultAttrs.push_back(stateAttr(posName()));
   }
-  if (rate == Rate::Global) {
+  if (rate == Rate::Global && steps == 1) {
     // The patch's global output for the local steps, and the local
-    // position restarted.
+    // position restarted. (Several patches at once only fill the global
+    // caches: the next one-patch step hands its output over.)
     Value out = retyped(
         (*prefill.getBody().front().getOps<PatchToLocalOp>().begin())
             .getGlobalOut());
@@ -704,6 +843,15 @@ FailureOr<func::FuncOp> Deriver::run() {
   decode.setAllArgAttrs(argAttrs);
   decode.setAllResultAttrs(resultAttrs);
   decode.setVisibility(prefill.getVisibility());
+  // A cache over the whole prefill holds `window` positions: the entry
+  // needs pos + steps <= window, which the runtime checks before a call.
+  if (window())
+    decode->setAttr(LCtxDialect::getAdvanceAttrName(),
+                    b.getDictionaryAttr(
+                        {b.getNamedAttr("state", b.getStringAttr(posName())),
+                         b.getNamedAttr("steps", b.getI64IntegerAttr(steps)),
+                         b.getNamedAttr("limit",
+                                        b.getI64IntegerAttr(window()))}));
 
   // A patch step drops the prefill's arguments it does not read (the byte
   // input, the other rate's weights and states).
@@ -729,41 +877,77 @@ struct LCtxDeriveDecodePass
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> prefills;
     for (auto func : module.getOps<func::FuncOp>())
-      if (func->hasAttr(LCtxDialect::getDecodeAttrName()))
+      if (func->hasAttr(LCtxDialect::getDecodeAttrName()) ||
+          func->hasAttr(LCtxDialect::getExtendAttrName()))
         prefills.push_back(func);
     SymbolTable symbols(module);
     for (func::FuncOp prefill : prefills) {
-      auto name =
-          cast<StringAttr>(prefill->getAttr(LCtxDialect::getDecodeAttrName()));
       if (prefill.isExternal() || !prefill.getBody().hasOneBlock()) {
-        prefill.emitOpError() << "must have a body of one block to derive @"
-                              << name.getValue();
+        prefill.emitOpError() << "must have a body of one block to derive "
+                                 "its decode entry points";
         return signalPassFailure();
       }
       // A patch model (MEGABYTE) steps at two rates: `<name>_global` once
-      // per patch, `<name>_local` once per byte.
-      bool patches = !prefill.getBody().front().getOps<PatchEmbedOp>().empty();
-      SmallVector<std::pair<Rate, std::string>> entries;
-      if (patches) {
-        entries.push_back({Rate::Global, (name.getValue() + "_global").str()});
-        entries.push_back({Rate::Local, (name.getValue() + "_local").str()});
-      } else {
-        entries.push_back({Rate::Token, name.getValue().str()});
+      // per patch, `<name>_local` once per byte; its extend entry steps the
+      // global model only, `<entry>_global`, over tokens / P patches.
+      auto embeds = prefill.getBody().front().getOps<PatchEmbedOp>();
+      bool patches = !embeds.empty();
+      struct Entry {
+        Rate rate;
+        std::string name;
+        int64_t steps;
+      };
+      SmallVector<Entry> entries;
+      if (auto name = prefill->getAttrOfType<StringAttr>(
+              LCtxDialect::getDecodeAttrName())) {
+        if (patches) {
+          entries.push_back(
+              {Rate::Global, (name.getValue() + "_global").str(), 1});
+          entries.push_back(
+              {Rate::Local, (name.getValue() + "_local").str(), 1});
+        } else {
+          entries.push_back({Rate::Token, name.getValue().str(), 1});
+        }
+      }
+      if (auto extend = prefill->getAttrOfType<DictionaryAttr>(
+              LCtxDialect::getExtendAttrName())) {
+        StringRef name = extend.getAs<StringAttr>("entry").getValue();
+        int64_t tokens = extend.getAs<IntegerAttr>("tokens").getInt();
+        if (patches) {
+          int64_t patch = (*embeds.begin()).getPatchSize();
+          if (tokens % patch) {
+            prefill.emitOpError()
+                << "extends by " << tokens << " bytes, not a multiple of "
+                << "the patch (" << patch
+                << "): a patch model's extend entry steps whole patches";
+            return signalPassFailure();
+          }
+          entries.push_back(
+              {Rate::Global, (name + "_global").str(), tokens / patch});
+        } else {
+          entries.push_back({Rate::Token, name.str(), tokens});
+        }
       }
       Operation *after = prefill;
-      for (auto &[rate, entryName] : entries) {
-        if (Operation *existing = symbols.lookup(entryName)) {
+      for (Entry &e : entries) {
+        if (Operation *existing = symbols.lookup(e.name)) {
           InFlightDiagnostic diag =
               prefill.emitOpError()
-              << "cannot derive @" << entryName
+              << "cannot derive @" << e.name
               << ": the module already defines it";
           diag.attachNote(existing->getLoc()) << "defined here";
           return signalPassFailure();
         }
-        TimeAnalysis time(prefill, rate);
+        TimeAnalysis time(prefill, e.rate);
         if (failed(time.run()))
           return signalPassFailure();
-        Deriver deriver(prefill, time, entryName, rate, after);
+        if (e.steps > time.length()) {
+          prefill.emitOpError()
+              << "cannot derive @" << e.name << " over " << e.steps
+              << " steps: the prefill has " << time.length();
+          return signalPassFailure();
+        }
+        Deriver deriver(prefill, time, e.name, e.rate, e.steps, after);
         FailureOr<func::FuncOp> decode = deriver.run();
         if (failed(decode))
           return signalPassFailure();
@@ -775,10 +959,11 @@ struct LCtxDeriveDecodePass
                                      "lctx-derive-decode)";
           return signalPassFailure();
         }
-        if (deriver.windowed && rate == Rate::Token)
+        if (deriver.windowed && e.rate == Rate::Token)
           recordWindow(module, time.length());
       }
       prefill->removeAttr(LCtxDialect::getDecodeAttrName());
+      prefill->removeAttr(LCtxDialect::getExtendAttrName());
     }
   }
 

@@ -26,10 +26,11 @@ namespace mlir::lctx::derive {
 
 constexpr int64_t kNoTime = -1;
 
-inline RankedTensorType withTimeOne(Type type, int64_t dim) {
+/// `type` with `steps` tokens in its token dimension `dim`.
+inline RankedTensorType withTime(Type type, int64_t dim, int64_t steps) {
   auto t = cast<RankedTensorType>(type);
   SmallVector<int64_t> shape(t.getShape());
-  shape[dim] = 1;
+  shape[dim] = steps;
   return RankedTensorType::get(shape, t.getElementType(), t.getEncoding());
 }
 

@@ -150,3 +150,42 @@ func.func @prefill(%ids: tensor<1x16xi32> {lctx.input = "ids"},
   %m = lctx.patch.merge %l : tensor<4x4x16xf32> -> tensor<1x16x16xf32>
   return %m : tensor<1x16x16xf32>
 }
+
+// -----
+
+// An extend entry over a chunked attention: the chunk's cache restarts
+// inside the block.
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"})
+    -> tensor<1x2x8x4xf32>
+    attributes {lctx.extend = {entry = "extend", tokens = 4 : i64}} {
+  %x4 = tensor.expand_shape %x [[0], [1], [2, 3]] output_shape [1, 8, 2, 4]
+      : tensor<1x8x8xf32> into tensor<1x8x2x4xf32>
+  %e = tensor.empty() : tensor<1x2x8x4xf32>
+  %q = linalg.transpose ins(%x4 : tensor<1x8x2x4xf32>)
+      outs(%e : tensor<1x2x8x4xf32>) permutation = [0, 2, 1, 3]
+  // expected-error @+1 {{has no 4-token cached form: a chunked attention's cache restarts inside the block}}
+  %o = lctx.attention %q, %q, %q {chunk_size = 4 : i64}
+      : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>
+  return %o : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+// More tokens than the prefill has.
+// expected-error @+1 {{cannot derive @extend over 16 steps: the prefill has 8}}
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
+                   %w: tensor<8x8xf32> {lctx.weight = "w"})
+    -> tensor<1x8x8xf32>
+    attributes {lctx.extend = {entry = "extend", tokens = 16 : i64}} {
+  %h = lctx.linear %x, %w : tensor<1x8x8xf32>, tensor<8x8xf32>
+  return %h : tensor<1x8x8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{'lctx.extend' must be a function attribute {entry = "<name>", tokens = <n> : i64} with a non-empty name and positive integers, got {entry = "extend", tokens = 0 : i64}}}
+func.func @prefill(%q: tensor<1x2x8x4xf32> {lctx.input = "q"})
+    -> tensor<1x2x8x4xf32>
+    attributes {lctx.extend = {entry = "extend", tokens = 0 : i64}} {
+  return %q : tensor<1x2x8x4xf32>
+}

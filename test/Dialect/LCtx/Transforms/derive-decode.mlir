@@ -247,3 +247,92 @@ func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
       : tensor<1x8x8xf32>, tensor<1x4x8xf32>, tensor<1x4xi64>, tensor<1x4xf32>
   return %y : tensor<1x8x8xf32>
 }
+
+// -----
+
+// An extend entry (`lctx.extend`): the same model advanced by S = 4 tokens
+// at once over the decode caches. The S keys go to slots pos .. pos + 3,
+// query i sits at pos + i, and the entry records that its cache holds 16
+// positions (the runtime refuses pos + 4 > 16). The decode entry records
+// the same bound for one step.
+
+// CHECK-LABEL: func.func @step(
+// CHECK-SAME: attributes {lctx.advance = {limit = 16 : i64, state = "pos", steps = 1 : i64}}
+// CHECK-LABEL: func.func @extend(
+// CHECK-SAME: %{{[^:]*}}: tensor<2x4x8xf32> {lctx.input = "x"}
+// CHECK-SAME: %[[POS:[^:]*]]: tensor<1xi64> {lctx.state = "pos"}
+// CHECK-SAME: %[[KC:[^:]*]]: tensor<2x2x16x4xf32> {lctx.state = "attention.0.k"}
+// CHECK-SAME: -> (tensor<2x4x8xf32> {lctx.output = "y"}, tensor<1xi64> {lctx.state = "pos"}
+// CHECK-SAME: attributes {lctx.advance = {limit = 16 : i64, state = "pos", steps = 4 : i64}}
+// CHECK: %[[P:.*]] = tensor.extract %[[POS]]
+// CHECK: %[[SLOT:.*]] = arith.index_cast %[[P]] : i64 to index
+// CHECK: %[[QP:.*]] = linalg.generic {{.*}} outs({{.*}} : tensor<2x4xi64>)
+// CHECK: linalg.index 1
+// CHECK: arith.addi %[[P]]
+// CHECK: %[[LAST:.*]] = arith.addi %[[P]], %c3_i64
+// CHECK: %[[KP:.*]] = linalg.generic {{.*}} outs({{.*}} : tensor<2x16xi64>)
+// CHECK: arith.cmpi sle, %{{.*}}, %[[LAST]]
+// CHECK: %[[K1:.*]] = tensor.insert_slice %{{.*}} into %[[KC]][0, 0, %[[SLOT]], 0] [2, 2, 4, 4]
+// CHECK: lctx.attention %{{.*}}, %[[K1]], %{{.*}} positions(%[[QP]], %[[KP]])
+// CHECK-SAME: : tensor<2x2x4x4xf32>, tensor<2x2x16x4xf32>, tensor<2x2x16x4xf32>, tensor<2x4xi64>, tensor<2x16xi64>
+// CHECK: arith.addi %[[P]], %c4_i64
+func.func @prefill(%x: tensor<2x16x8xf32> {lctx.input = "x"},
+                   %w: tensor<8x8xf32> {lctx.weight = "w"})
+    -> (tensor<2x16x8xf32> {lctx.output = "y"})
+    attributes {lctx.decode = "step",
+                lctx.extend = {entry = "extend", tokens = 4 : i64}} {
+  %h = lctx.linear %x, %w : tensor<2x16x8xf32>, tensor<8x8xf32>
+  %h4 = tensor.expand_shape %h [[0], [1], [2, 3]] output_shape [2, 16, 2, 4]
+      : tensor<2x16x8xf32> into tensor<2x16x2x4xf32>
+  %e = tensor.empty() : tensor<2x2x16x4xf32>
+  %q = linalg.transpose ins(%h4 : tensor<2x16x2x4xf32>)
+      outs(%e : tensor<2x2x16x4xf32>) permutation = [0, 2, 1, 3]
+  %o = lctx.attention %q, %q, %q {rope_theta = 10000.0 : f32}
+      : tensor<2x2x16x4xf32>, tensor<2x2x16x4xf32>, tensor<2x2x16x4xf32>
+  %e2 = tensor.empty() : tensor<2x16x2x4xf32>
+  %ot = linalg.transpose ins(%o : tensor<2x2x16x4xf32>)
+      outs(%e2 : tensor<2x16x2x4xf32>) permutation = [0, 2, 1, 3]
+  %y = tensor.collapse_shape %ot [[0], [1], [2, 3]]
+      : tensor<2x16x2x4xf32> into tensor<2x16x8xf32>
+  return %y : tensor<2x16x8xf32>
+}
+
+// -----
+
+// Mixture-of-Depths extended by S = 4 tokens: causal routing lists the
+// routed tokens first; the entry spreads indices and weights back to each
+// token's own row (s if routed, else -1 and weight 0), so every token keeps
+// its cache slot and the unrouted ones are masked (kpos 0).
+
+// CHECK-LABEL: func.func @extend(
+// CHECK-SAME: tensor<1x8xi64> {lctx.state = "attention.0.kpos"}
+// CHECK: %[[IDX:[^,]*]], %[[WT:.*]] = lctx.route.depth causal {{.*}} : tensor<1x4x8xf32>
+// CHECK: %[[SPREAD:.*]]:2 = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[IDX]], %[[WT]] : tensor<1x4xi64>, tensor<1x4xf32>)
+// CHECK: arith.cmpi eq
+// CHECK: lctx.route.gather {{.*}}, %[[SPREAD]]#0 : tensor<1x4x8xf32>, tensor<1x4xi64>
+// CHECK: tensor.insert_slice {{.*}} [1, 4] [1, 1] : tensor<1x4xi64> into tensor<1x8xi64>
+// CHECK: lctx.route.scatter_add {{.*}}, %[[SPREAD]]#0, %[[SPREAD]]#1 : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4xi64>, tensor<1x4xf32>
+func.func @prefill(%x: tensor<1x8x8xf32> {lctx.input = "x"},
+                   %wr: tensor<8xf32> {lctx.weight = "router"})
+    -> (tensor<1x8x8xf32> {lctx.output = "y"})
+    attributes {lctx.extend = {entry = "extend", tokens = 4 : i64}} {
+  %idx, %w = lctx.route.depth topk %x, %wr {capacity = 0.5 : f64}
+      : tensor<1x8x8xf32>, tensor<8xf32>
+  %sel = lctx.route.gather %x, %idx : tensor<1x8x8xf32>, tensor<1x4xi64>
+  %s4 = tensor.expand_shape %sel [[0], [1], [2, 3]] output_shape [1, 4, 2, 4]
+      : tensor<1x4x8xf32> into tensor<1x4x2x4xf32>
+  %e = tensor.empty() : tensor<1x2x4x4xf32>
+  %q = linalg.transpose ins(%s4 : tensor<1x4x2x4xf32>)
+      outs(%e : tensor<1x2x4x4xf32>) permutation = [0, 2, 1, 3]
+  %o = lctx.attention %q, %q, %q positions(%idx, %idx) {rope_theta = 10000.0 : f32}
+      : tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>,
+        tensor<1x4xi64>, tensor<1x4xi64>
+  %e2 = tensor.empty() : tensor<1x4x2x4xf32>
+  %ot = linalg.transpose ins(%o : tensor<1x2x4x4xf32>)
+      outs(%e2 : tensor<1x4x2x4xf32>) permutation = [0, 2, 1, 3]
+  %f = tensor.collapse_shape %ot [[0], [1], [2, 3]]
+      : tensor<1x4x2x4xf32> into tensor<1x4x8xf32>
+  %y = lctx.route.scatter_add %x, %f, %idx, %w
+      : tensor<1x8x8xf32>, tensor<1x4x8xf32>, tensor<1x4xi64>, tensor<1x4xf32>
+  return %y : tensor<1x8x8xf32>
+}
