@@ -117,6 +117,22 @@ def LCtxDeriveDecodePass : Pass<"lctx-derive-decode", "::mlir::ModuleOp"> {
     context, the module's `lctx.model` gets `window = T`: the decode entry
     holds at most `T` positions.
 
+    A function carrying `lctx.extend = {entry = "<e>", tokens = S}` also
+    gets `@<e>`: S steps at once over the same caches (slots pos .. pos +
+    S - 1, query i at pos + i, `pos + S`); causal routing's compacted
+    indices are spread back to each token's row, so every token keeps its
+    slot and unrouted ones stay masked (`kpos` 0). On a patch model it is
+    `@<e>_global(patch_ids [B, S])` over S / P patches (S a multiple of P),
+    which fills the global caches only. A chunked attention or a memory
+    attention has no S-step form (its segment may fill inside the block):
+    an error at that op.
+
+    Every derived entry whose cache spans the whole prefill gets
+    `lctx.advance = {state = "<pos>", steps = n, limit = T}` (T in steps
+    of its rate: tokens, patches, or P for the local step): the artifact
+    manifest records it and the runtime refuses a call with
+    state + n > T.
+
     Anything whose one-token form is not defined (reductions over tokens,
     other explicit attention positions, slices along the token dimension,
     a patch model without exactly one `patch.embed` and one `patch.to_local`)
