@@ -58,6 +58,7 @@ void mlir::lctx::registerAllLCtxPasses() {
   registerPrintOpStatsPass();
   registerSymbolDCEPass();
   bufferization::registerOneShotBufferizePass();
+  bufferization::registerBufferResultsToOutParams();
   // lctx.
   registerLCtxPasses();
   registerLCtxConversionPasses();

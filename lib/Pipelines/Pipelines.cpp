@@ -78,19 +78,52 @@ struct PrepareEntryPointsPass
   }
 };
 
+/// The attribute lctx-read-only-arguments leaves on an entry point for
+/// lctx-alias-states: [[name, state_in argument, state_out out-param], ...].
+constexpr StringLiteral kStatePairsAttr = "lctx_state_pairs";
+
 /// Marks the tensor arguments of entry points read-only for bufferization:
-/// inputs, weights and incoming state belong to the caller or the runtime
-/// (weights may be mapped read-only), so an op that would update one in
-/// place works on a copy. The lctx argument and result attributes (already
-/// recorded in the artifact manifest) are dropped here, before
-/// bufferization turns results into out-params.
+/// inputs and weights belong to the caller or the runtime (weights may be
+/// mapped read-only), so an op that would update one in place works on a
+/// copy. An incoming state whose next value the entry returns is writable:
+/// the runtime never reads it again, so bufferization may update it in
+/// place (a decode step writing one slot of its KV cache), and
+/// lctx-alias-states can then let the runtime pass one buffer for both.
+/// The lctx argument and result attributes (already recorded in the
+/// artifact manifest) are dropped here, before bufferization turns results
+/// into out-params.
 struct ReadOnlyArgumentsPass
     : PassWrapper<ReadOnlyArgumentsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(ReadOnlyArgumentsPass)
   StringRef getArgument() const final { return "lctx-read-only-arguments"; }
   void runOnOperation() override {
     auto readOnly = BoolAttr::get(&getContext(), false);
+    auto writable = BoolAttr::get(&getContext(), true);
+    Builder b(&getContext());
+    StringRef stateName = lctx::LCtxDialect::getStateAttrName();
     for (auto func : getOperation().getOps<func::FuncOp>()) {
+      // State pairs: the argument carrying a state in and the result
+      // carrying its next value (the out-param numArgs + result).
+      SmallVector<Attribute> pairs;
+      llvm::SmallDenseSet<unsigned> pairedArgs;
+      if (func.isPublic() && !func.isExternal())
+        for (unsigned r = 0, e = func.getNumResults(); r < e; ++r) {
+          auto name = func.getResultAttrOfType<StringAttr>(r, stateName);
+          if (!name)
+            continue;
+          for (unsigned i = 0, n = func.getNumArguments(); i < n; ++i)
+            if (func.getArgAttrOfType<StringAttr>(i, stateName) == name &&
+                func.getArgument(i).getType() ==
+                    func.getFunctionType().getResult(r) &&
+                pairedArgs.insert(i).second) {
+              pairs.push_back(b.getArrayAttr(
+                  {name, b.getI64IntegerAttr(i),
+                   b.getI64IntegerAttr(func.getNumArguments() + r)}));
+              break;
+            }
+        }
+      if (!pairs.empty())
+        func->setAttr(kStatePairsAttr, b.getArrayAttr(pairs));
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
         for (StringRef name : {lctx::LCtxDialect::getWeightAttrName(),
                                lctx::LCtxDialect::getInputAttrName(),
@@ -106,8 +139,76 @@ struct ReadOnlyArgumentsPass
         if (isa<TensorType>(func.getArgument(i).getType()))
           func.setArgAttr(
               i, bufferization::BufferizationDialect::kWritableAttrName,
-              readOnly);
+              pairedArgs.contains(i) ? writable : readOnly);
     }
+  }
+};
+
+/// States an entry point updates in place. After bufferization, a state
+/// whose next value is its incoming buffer (every write went into the
+/// writable argument, e.g. a KV cache slot) reaches its out-param by one
+/// whole copy, argument -> out-param, and nothing else touches the
+/// out-param. That copy is made conditional on the two buffers being
+/// distinct, and the state is listed in the module's `lctxc.inplace_states`
+/// ({entry = [state, ...]}, read by lctx-compile into the manifest): the
+/// runtime passes one buffer for both, and the step costs no copy of its
+/// state. Every other state keeps two buffers.
+struct AliasStatesPass : PassWrapper<AliasStatesPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(AliasStatesPass)
+  StringRef getArgument() const final { return "lctx-alias-states"; }
+  StringRef getDescription() const final {
+    return "Let states copied whole from their argument alias it";
+  }
+  void getDependentDialects(DialectRegistry &registry) const override {
+    registry.insert<scf::SCFDialect, arith::ArithDialect,
+                    memref::MemRefDialect>();
+  }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Builder b(&getContext());
+    SmallVector<NamedAttribute> inPlace;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      auto pairs = func->getAttrOfType<ArrayAttr>(kStatePairsAttr);
+      if (!pairs)
+        continue;
+      func->removeAttr(kStatePairsAttr);
+      if (func.isExternal())
+        continue;
+      Block &entry = func.getBody().front();
+      SmallVector<Attribute> names;
+      for (Attribute pair : pairs) {
+        auto fields = cast<ArrayAttr>(pair);
+        auto name = cast<StringAttr>(fields[0]);
+        int64_t in = cast<IntegerAttr>(fields[1]).getInt();
+        int64_t out = cast<IntegerAttr>(fields[2]).getInt();
+        if (out >= int64_t(entry.getNumArguments()))
+          continue;
+        Value src = entry.getArgument(in), dst = entry.getArgument(out);
+        if (!dst.hasOneUse())
+          continue;
+        Operation *copy = *dst.user_begin();
+        if (copy->getBlock() != &entry || copy->getNumOperands() != 2 ||
+            !isa<memref::CopyOp, linalg::CopyOp>(copy) ||
+            copy->getOperand(0) != src || copy->getOperand(1) != dst)
+          continue;
+        OpBuilder ob(copy);
+        Location loc = copy->getLoc();
+        Value pin =
+            ob.create<memref::ExtractAlignedPointerAsIndexOp>(loc, src);
+        Value pout =
+            ob.create<memref::ExtractAlignedPointerAsIndexOp>(loc, dst);
+        Value distinct = ob.create<arith::CmpIOp>(
+            loc, arith::CmpIPredicate::ne, pin, pout);
+        auto ifOp = ob.create<scf::IfOp>(loc, distinct, /*withElse=*/false);
+        copy->moveBefore(ifOp.thenBlock()->getTerminator());
+        names.push_back(name);
+      }
+      if (!names.empty())
+        inPlace.push_back(
+            b.getNamedAttr(func.getSymName(), b.getArrayAttr(names)));
+    }
+    if (!inPlace.empty())
+      module->setAttr("lctxc.inplace_states", b.getDictionaryAttr(inPlace));
   }
 };
 
@@ -478,6 +579,7 @@ void lctx::buildCPUPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(std::make_unique<DeallocForallLocalsPass>());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(std::make_unique<ForwardOutParamsPass>());
+  pm.addPass(std::make_unique<AliasStatesPass>());
 
   // Loops, then the LLVM dialect. Subviews fold into the loads, stores and
   // vector transfers that use them.
@@ -513,6 +615,8 @@ void lctx::registerLCtxPipelines() {
   registerTransferWriteGuardPasses();
   PassRegistration<FuseElementwisePass>();
   PassRegistration<DeallocForallLocalsPass>();
+  PassRegistration<AliasStatesPass>();
+  PassRegistration<ReadOnlyArgumentsPass>();
   PassRegistration<MoeTokenwisePass>();
   registerMoeGroupedPass();
   PassPipelineRegistration<CPUPipelineOptions>(

@@ -461,6 +461,21 @@ lctxrt_status_t ManifestParser::parseEntry(const json::Value &value,
                          "next value out)");
   }
   entry.numStates = entry.stateArgs.size();
+  if (const json::Value *inPlace = value.find("inplace_states")) {
+    const std::string at = where + "'inplace_states': ";
+    if (!inPlace->isArray())
+      return formatError(at + "is " + json::describe(*inPlace) +
+                         ", expected an array of state names");
+    for (const json::Value &name : inPlace->getArray()) {
+      if (!name.isString())
+        return formatError(at + "holds " + json::describe(name) +
+                           ", expected a state name");
+      if (!entry.stateArgs.count(name.getString()))
+        return formatError(at + "'" + name.getString() +
+                           "' is not a state of the entry point");
+      entry.inPlaceStates.insert(name.getString());
+    }
+  }
   if (const json::Value *advance = value.find("advance")) {
     const std::string at = where + "'advance': ";
     if (!advance->isObject())

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace lctxrt {
@@ -66,6 +67,10 @@ struct EntryPointSpec {
   /// (an I64 state of the entry). Empty state: no bound.
   std::string advanceState;
   int64_t advanceSteps = 0, advanceLimit = 0;
+  /// The manifest's optional "inplace_states": states the CPU code updates
+  /// in place, so the runtime passes one buffer as their state_in and
+  /// state_out (docs/artifact.md).
+  std::unordered_set<std::string> inPlaceStates;
 };
 
 /// The manifest's optional "gpu" object (docs/artifact.md,

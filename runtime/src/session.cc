@@ -482,12 +482,14 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
     }
   }
 
-  // States: the current value in, the other buffer out.
+  // States: the current value in, the other buffer out; a state the code
+  // updates in place, the current buffer for both.
   const lctxrt::Manifest &manifest = art.manifest;
   for (const auto &[name, pair] : entry.stateArgs) {
     const StateSlot &slot = session.states[manifest.stateIndex.at(name)];
     plan.args[pair.first].setData(slot.value());
-    plan.args[pair.second].setData(slot.next());
+    plan.args[pair.second].setData(
+        entry.inPlaceStates.count(name) ? slot.value() : slot.next());
   }
 
   size_t failedBytes = 0;
@@ -496,10 +498,15 @@ lctxrt_status_t runImpl(lctxrt_session &session, const char *entryName,
         LCTXRT_OUT_OF_MEMORY,
         std::string(art.path) + ": entry '" + entry.name +
             "': the compiled code could not allocate " +
-            std::to_string(failedBytes) +
-            " bytes (out of memory); outputs and state are unchanged");
+            std::to_string(failedBytes) + " bytes (out of memory); " +
+            (entry.inPlaceStates.empty()
+                 ? "outputs and state are unchanged"
+                 : "outputs are unchanged, the states it updates in place "
+                   "may be partly written: reset the state"));
 
   for (const auto &[name, pair] : entry.stateArgs) {
+    if (entry.inPlaceStates.count(name))
+      continue;
     StateSlot &slot = session.states[manifest.stateIndex.at(name)];
     slot.current = 1 - slot.current;
   }

@@ -227,6 +227,67 @@ TEST_F(StateManifest, AdvanceMalformed) {
       "'advance': state 'h' is F32 [4], expected I64 positions"));
 }
 
+/// accumulate with "inplace_states" set to \p states.
+std::string inPlaceEntry(const std::string &states,
+                         const std::string &name = "accumulate") {
+  std::string entry = accumulateEntry(name);
+  const std::string key = "\"section\":\"cpu.so\",";
+  size_t at = entry.find(key);
+  EXPECT_NE(at, std::string::npos);
+  return entry.insert(at + key.size(), "\"inplace_states\":" + states + ",");
+}
+
+TEST_F(StateManifest, InPlaceStatesMalformed) {
+  EXPECT_TRUE(manifestFails(stateManifest({inPlaceEntry("\"h\"")}),
+                            LCTXRT_FORMAT_ERROR,
+                            "entry 'accumulate': 'inplace_states': is \"h\", "
+                            "expected an array of state names"));
+  EXPECT_TRUE(manifestFails(stateManifest({inPlaceEntry("[1]")}),
+                            LCTXRT_FORMAT_ERROR,
+                            "'inplace_states': holds 1, expected a state "
+                            "name"));
+  EXPECT_TRUE(manifestFails(stateManifest({inPlaceEntry("[\"g\"]")}),
+                            LCTXRT_FORMAT_ERROR,
+                            "'inplace_states': 'g' is not a state of the "
+                            "entry point"));
+}
+
+/// An entry that updates a state in place gets one buffer for its
+/// state_in and state_out: the state's buffer stays where it is, while an
+/// entry without it writes the other buffer and the two swap. Both continue
+/// the same stream.
+TEST_F(StateManifest, InPlaceStateKeepsItsBuffer) {
+  auto opened = open(stateManifest(
+      {accumulateEntry(), inPlaceEntry("[\"h\"]", "accumulate_in_place")}));
+  ASSERT_TRUE(opened.ok()) << opened.status().toString();
+  auto session = lctxrt::Session::create(*opened);
+  ASSERT_TRUE(session.ok()) << session.status().toString();
+  auto run = [&](const char *entry, float v) {
+    float x[4] = {v, v, v, v}, out[4] = {};
+    std::vector<lctxrt_tensor_view_t> in = {
+        view("x", LCTXRT_DTYPE_F32, kShape4, x, sizeof(x))};
+    std::vector<lctxrt_tensor_view_t> outs = {
+        view("out", LCTXRT_DTYPE_F32, kShape4, out, sizeof(out))};
+    EXPECT_TRUE(session->run(entry, in, outs).ok());
+    return out[0];
+  };
+  auto where = [&]() {
+    auto value = session->readState("h");
+    EXPECT_TRUE(value.ok());
+    return value.ok() ? value->data : nullptr;
+  };
+  const void *first = where();
+  EXPECT_EQ(run("accumulate_in_place", 1), 1.0f);
+  EXPECT_EQ(where(), first);
+  EXPECT_EQ(run("accumulate_in_place", 2), 3.0f);
+  EXPECT_EQ(where(), first);
+  EXPECT_EQ(run("accumulate", 4), 7.0f);
+  const void *second = where();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(run("accumulate_in_place", 8), 15.0f);
+  EXPECT_EQ(where(), second);
+}
+
 class SessionState : public ArtifactTest {
 protected:
   void SetUp() override {

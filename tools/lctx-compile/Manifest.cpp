@@ -246,6 +246,11 @@ std::string lctxc::writeManifest(const std::vector<ManifestEntry> &entries,
           j.attribute("name", e.name);
           j.attribute("symbol", "lctx_entry_" + e.name);
           j.attribute("section", "cpu.so");
+          if (!e.inPlaceStates.empty())
+            j.attributeArray("inplace_states", [&] {
+              for (const std::string &s : e.inPlaceStates)
+                j.value(s);
+            });
           if (!e.advance.state.empty())
             j.attributeObject("advance", [&] {
               j.attribute("state", e.advance.state);

@@ -37,6 +37,9 @@ struct ManifestEntry {
   std::string name;
   std::vector<ManifestArg> args;
   ManifestAdvance advance;
+  /// States the CPU code updates in place (one buffer for state_in and
+  /// state_out; lctx-alias-states).
+  std::vector<std::string> inPlaceStates;
 };
 
 struct ManifestTarget {

@@ -299,6 +299,15 @@ int main(int argc, char **argv) {
   }
   if (failed(pm.run(*module)))
     return 1;
+  // The states each entry's CPU code updates in place (lctx-alias-states).
+  if (auto inPlace =
+          (*module)->getAttrOfType<DictionaryAttr>("lctxc.inplace_states")) {
+    for (lctxc::ManifestEntry &e : entries)
+      if (auto names = inPlace.getAs<ArrayAttr>(e.name))
+        for (Attribute name : names)
+          e.inPlaceStates.push_back(cast<StringAttr>(name).str());
+    (*module)->removeAttr("lctxc.inplace_states");
+  }
   progress.done();
   if (emit == Emit::MLIR) {
     std::string text;
