@@ -296,6 +296,69 @@ public:
   }
   const std::string &blockEntryName() const { return blockEntry; }
 
+  /// A windowed model's `extend` entry (derived by lctx-compile: ids
+  /// [1, S] -> logits [1, S, V], S tokens at once over the decode caches at
+  /// any position inside the window). Returns S, or 0 when there is none.
+  int64_t findExtendEntry(const lctxrt::Artifact &artifact) {
+    if (!windowSize)
+      return 0;
+    auto entry = artifact.findEntryPoint("extend");
+    if (!entry.ok())
+      return 0;
+    std::string input;
+    int64_t n = 0, inputs = 0;
+    bool logitsOk = false;
+    for (size_t i = 0; i < entry->num_args; ++i) {
+      const lctxrt::ArgInfo &arg = entry->args[i];
+      if (arg.role == LCTXRT_ARG_ROLE_INPUT) {
+        ++inputs;
+        if (arg.dtype == LCTXRT_DTYPE_I32 && arg.rank == 2 &&
+            arg.shape[0] == 1 && arg.shape[1] >= 1) {
+          input = arg.name;
+          n = arg.shape[1];
+        }
+      }
+    }
+    for (size_t i = 0; i < entry->num_args; ++i) {
+      const lctxrt::ArgInfo &arg = entry->args[i];
+      if (arg.role == LCTXRT_ARG_ROLE_OUTPUT &&
+          std::string(arg.name) == "logits" &&
+          arg.dtype == LCTXRT_DTYPE_F32 && arg.rank == 3 &&
+          arg.shape[0] == 1 && arg.shape[1] == n && arg.shape[2] == vocab)
+        logitsOk = true;
+    }
+    if (inputs != 1 || n < 1 || n > windowSize || !logitsOk)
+      return 0;
+    extendInput = input;
+    extendSize = n;
+    return n;
+  }
+  int64_t extendTokens() const { return extendSize; }
+  /// Positions the state can still take before the window is full.
+  int64_t room() const {
+    return windowSize ? windowSize - consumed : INT64_MAX;
+  }
+
+  /// Consumes `extendTokens()` tokens at once through `extend` (they must
+  /// fit in the window); `logits` become their predictions, [S, V].
+  lctxrt::Status feedExtend(const int32_t *tokens,
+                            std::vector<float> &logits) {
+    std::vector<int64_t> shape = {1, extendSize};
+    std::vector<lctxrt_tensor_view_t> in = {
+        {extendInput.c_str(), LCTXRT_DTYPE_I32, 2, shape.data(), tokens,
+         static_cast<size_t>(extendSize) * sizeof(int32_t)}};
+    std::vector<lctxrt_tensor_view_t> out = {
+        {"logits", LCTXRT_DTYPE_F32, 0, nullptr, nullptr, 0}};
+    lctxrt::Status status = session->run("extend", in, out);
+    if (!status.ok())
+      return status;
+    const auto *data = static_cast<const float *>(out[0].data);
+    logits.assign(data, data + extendSize * vocab);
+    history.insert(history.end(), tokens, tokens + extendSize);
+    consumed += extendSize;
+    return status;
+  }
+
   /// Consumes `blockSize` tokens through the block entry (the stream must be
   /// at a block boundary); `logits` become their N predictions, [N, V].
   lctxrt::Status feedBlock(const std::vector<int32_t> &tokens,
@@ -367,6 +430,8 @@ private:
   std::string inputName;
   std::string blockEntry, blockInput;
   int64_t blockSize = 0;
+  std::string extendInput;
+  int64_t extendSize = 0;
   // The window's bytes (windowed models only, at most `window`).
   std::vector<int32_t> history;
 };
@@ -546,8 +611,38 @@ int generateToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
   std::string error;
   if (!decoder.init(artifact, session, error))
     return fail(error);
-  std::vector<float> logits;
+  // A windowed model with an `extend` entry takes the prompt S bytes at a
+  // time while they fit in the window; the rest goes byte by byte.
+  const int64_t extend = decoder.findExtendEntry(artifact);
+  std::vector<float> logits, blockLogits;
+  std::vector<int32_t> block;
+  size_t promptSeen = 0; // prompt bytes passed to `step` so far
+  int64_t skip = 0;      // bytes of the last block, already fed
   auto step = [&](int32_t byte) -> lctxrt::Status {
+    const bool inPrompt = promptSeen < opt.prompt.size();
+    const size_t at = promptSeen; // `byte` is opt.prompt[at] in the prompt
+    if (inPrompt)
+      ++promptSeen;
+    if (skip > 0) {
+      --skip;
+      return lctxrt::Status();
+    }
+    if (extend && inPrompt &&
+        at + static_cast<size_t>(extend) <= opt.prompt.size() &&
+        decoder.room() >= extend) {
+      block.assign(opt.prompt.begin() + at,
+                   opt.prompt.begin() + at + extend);
+      for (int32_t &b : block)
+        b = static_cast<unsigned char>(b);
+      if (lctxrt::Status status = decoder.feedExtend(block.data(),
+                                                     blockLogits);
+          !status.ok())
+        return status;
+      logits.assign(blockLogits.end() - decoder.vocabSize(),
+                    blockLogits.end());
+      skip = extend - 1;
+      return lctxrt::Status();
+    }
     if (decoder.full())
       if (lctxrt::Status status = decoder.slide(); !status.ok())
         return status;
@@ -614,6 +709,11 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
   const int64_t block = options.blocks && !options.continueStream
                             ? decoder.findBlockEntry(artifact)
                             : 0;
+  // A windowed model: S bytes at a time through `extend` while they fit in
+  // the window, the rest through decode.
+  const int64_t extend = options.blocks && !options.continueStream
+                             ? decoder.findExtendEntry(artifact)
+                             : 0;
   const int64_t vocab = decoder.vocabSize();
   std::vector<float> logits, blockLogits, row;
   std::vector<int32_t> pending; // unfed bytes of the current block
@@ -645,11 +745,57 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
     pending.clear();
     return 0;
   };
+  // With `extend`: `pending` holds the unfed bytes from file offset
+  // `pendingStart`, the first of them already scored; feeding byte i
+  // predicts byte i + 1, so a block of S is fed once the byte after it is
+  // known. A full window starts again from fresh state.
+  auto pump = [&](bool last) {
+    size_t used = 0;
+    for (;;) {
+      if (decoder.full())
+        if (lctxrt::Status status = decoder.reset(); !status.ok())
+          return fail(status.message());
+      const size_t left = pending.size() - used;
+      if (decoder.room() >= extend && left >= static_cast<size_t>(extend) + 1) {
+        if (lctxrt::Status status =
+                decoder.feedExtend(pending.data() + used, blockLogits);
+            !status.ok())
+          return fail(status.message());
+        for (int64_t i = 0; i < extend; ++i) {
+          row.assign(blockLogits.begin() + i * vocab,
+                     blockLogits.begin() + (i + 1) * vocab);
+          if (int rc = scoreByte(pendingStart + used + i + 1,
+                                 pending[used + i + 1], row))
+            return rc;
+        }
+        used += extend;
+        continue;
+      }
+      if (left >= 2 && (last || decoder.room() < extend)) {
+        if (lctxrt::Status status = decoder.feed(pending[used], logits);
+            !status.ok())
+          return fail(status.message());
+        if (int rc = scoreByte(pendingStart + used + 1, pending[used + 1],
+                               logits))
+          return rc;
+        ++used;
+        continue;
+      }
+      break;
+    }
+    pending.erase(pending.begin(), pending.begin() + used);
+    pendingStart += used;
+    return 0;
+  };
   int rc = streamFile(
       path, options.progress, total, elapsed,
       [&](int64_t offset, int32_t byte) {
         if (byte >= vocab)
           return badByte(path, byte, offset, vocab);
+        if (extend) {
+          pending.push_back(byte);
+          return pump(offset + 1 == total);
+        }
         if (block) {
           // A full block with more bytes after it: feed it.
           if (static_cast<int64_t>(pending.size()) == block)
@@ -681,7 +827,7 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
   if (rc)
     return rc;
   // The last block: byte by byte through decode (its last byte is not fed).
-  for (size_t i = 0; i + 1 < pending.size(); ++i) {
+  for (size_t i = 0; !extend && i + 1 < pending.size(); ++i) {
     if (lctxrt::Status status = decoder.feed(pending[i], logits);
         !status.ok())
       return fail(status.message());
@@ -697,7 +843,11 @@ int scoreToken(const lctxrt::Artifact &artifact, lctxrt::Session &session,
   std::string how =
       decoder.window()
           ? "windows of " + std::to_string(decoder.window()) +
-                " bytes overlapping by one, each from fresh state"
+                " bytes overlapping by one, each from fresh state" +
+                (extend ? "; blocks of " + std::to_string(extend) +
+                              " bytes through extend, the rest through "
+                              "decode"
+                        : "")
       : block ? "one stream: blocks of " + std::to_string(block) +
                     " bytes through " + decoder.blockEntryName() +
                     ", the rest through decode"

@@ -234,20 +234,26 @@ def check_score(args, model, n):
     if window is None:
         check("through prefill_" in r.stdout, f"{model.name}: --score feeds "
               "whole blocks through the model's block prefill")
+    else:
+        check("through extend" in r.stdout, f"{model.name}: --score feeds "
+              "blocks through the derived extend entry")
     # The same path's logits at every position vs the reference: every
-    # byte through decode, and (unbounded models) blocks through the block
-    # prefill with the rest through decode, as --score does.
-    for blocks in ("0", "1") if window is None else ("0",):
+    # byte through decode, and blocks through the block prefill
+    # (unbounded models) or extend (windowed models) with the rest through
+    # decode, as --score does.
+    for blocks in ("0", "1"):
         out = probe(args, model, data, os.path.join(args.work, "probe.json"),
                     "--logits-every", "1", "--block", str(n), "--blocks",
                     blocks)
         got_logits = np.array([l for _, l in out["logits"]])
         err = rel_error(got_logits, ref_logits)
-        what = "decode" if blocks == "0" else "blocks + decode"
+        what = ("decode" if blocks == "0" else "blocks + decode"
+                if window is None else "extend + decode")
         check(err <= SHORT_LOGITS_TOL, f"{model.name}: logits of all "
               f"{n - 1} scored positions ({what}) vs reference: {err:.2e}")
     # Lengths around the block boundaries.
-    for m in ((64, 65, 128, 129) if window is None else ()):
+    for m in ((64, 65, 128, 129) if window is None else
+              (window - 1, window, window + 1, 2 * window + 3)):
         short = os.path.join(args.work, f"{model.name}-{m}.bin")
         ids[:m].astype(np.uint8).tofile(short)
         r = lctx_run(args, model.lctx, "--weights", model.weights,
