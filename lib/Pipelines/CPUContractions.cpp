@@ -185,6 +185,10 @@ std::optional<unsigned> resultPos(AffineMap map, unsigned dim) {
   return std::nullopt;
 }
 
+/// Rows of A up to which a contraction whose B has K contiguous is left to
+/// the generic vectorizer (dot products) instead of transposing B.
+constexpr int64_t kFewRows = 4;
+
 FailureOr<Plan> analyze(linalg::LinalgOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
@@ -260,6 +264,14 @@ FailureOr<Plan> analyze(linalg::LinalgOp op) {
   // Transpose B so that N is its last (contiguous) dimension.
   unsigned bRank = p.bMap.getNumResults();
   unsigned nPos = *resultPos(p.bMap, p.nDim);
+  // A few rows of A against a B whose contiguous dimension is K (attention
+  // scores of a decode step over a KV cache, q . k[j]): the transpose would
+  // copy all of B for a handful of rows. Left to the generic vectorizer,
+  // every output is a dot product along K, read in place.
+  int64_t rows = p.mDim ? p.extents[*p.mDim] : 1;
+  if (nPos != bRank - 1 && rows <= kFewRows &&
+      p.bMap.getDimPosition(bRank - 1) == p.kDim)
+    return failure();
   if (nPos != bRank - 1) {
     for (unsigned i = 0; i < bRank; ++i)
       if (i != nPos)

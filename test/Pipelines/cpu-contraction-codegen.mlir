@@ -57,6 +57,17 @@ func.func @transpose_b(%a: tensor<5x8xf32>, %b: tensor<20x8xf32>, %c: tensor<5x2
   return %r : tensor<5x20xf32>
 }
 
+// A few rows (M <= 4) against a B whose contiguous dimension is K (a decode
+// step's q . k[j], or logits against a tied embedding): left to the generic
+// vectorizer (dot products along K), not transposed.
+// CHECK-LABEL: func.func @few_rows_transpose_b
+// CHECK-NOT:     linalg.transpose
+// CHECK:         linalg.matmul_transpose_b
+func.func @few_rows_transpose_b(%a: tensor<4x8xf32>, %b: tensor<20x8xf32>, %c: tensor<4x20xf32>) -> tensor<4x20xf32> {
+  %r = linalg.matmul_transpose_b ins(%a, %b : tensor<4x8xf32>, tensor<20x8xf32>) outs(%c : tensor<4x20xf32>) -> tensor<4x20xf32>
+  return %r : tensor<4x20xf32>
+}
+
 // Not a plain mul-add body: left alone.
 // CHECK-LABEL: func.func @not_mul_add
 // CHECK:         linalg.generic

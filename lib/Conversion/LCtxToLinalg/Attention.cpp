@@ -494,6 +494,9 @@ Value lowering::buildFlashAttention(OpBuilder &rewriter, Location loc,
 
 namespace {
 
+/// Queries up to which attention takes the whole-row form on every target.
+constexpr int64_t kFewQueries = 4;
+
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
   AttentionLowering(MLIRContext *context, int64_t tile)
       : OpRewritePattern(context), tile(tile) {}
@@ -516,10 +519,17 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       args.ropeTheta = theta.getValueAsDouble();
     args.resultElementType = op.getType().getElementType();
     args.tile = tile;
-    rewriter.replaceOp(op, tile < 0 ? buildBatchedAttention(rewriter,
-                                                            op.getLoc(), args)
-                                    : buildFlashAttention(rewriter, op.getLoc(),
-                                                          args, nullptr));
+    // A few queries over a cache (a decode step): no tiles to stream, so
+    // the whole-row form (scores, softmax, P V as plain loops over the
+    // keys) instead of per-tile transposes and statistics.
+    bool fewQueries =
+        cast<RankedTensorType>(args.query.getType()).getDimSize(2) <=
+        kFewQueries;
+    rewriter.replaceOp(op, tile < 0 || fewQueries
+                               ? buildBatchedAttention(rewriter, op.getLoc(),
+                                                       args)
+                               : buildFlashAttention(rewriter, op.getLoc(),
+                                                     args, nullptr));
     return success();
   }
 };

@@ -93,6 +93,25 @@ func.func @attention_gqa(%q: tensor<1x4x5x8xf32>, %k: tensor<1x2x5x8xf32>, %v: t
 
 // -----
 
+// A few queries over a cache (a decode step: Tq = 1 <= 4) take the
+// whole-row form: no tiles, no per-tile transposes; the scores are one
+// contraction over the head dim with the keys read in place, then the
+// masked row max, exp, row sum and P V.
+// CHECK-LABEL: func.func @attention_decode
+// CHECK-NOT: scf.forall
+// CHECK-NOT: linalg.matmul_transpose_b
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<1x4x1x8xf32>, tensor<1x2x16x8xf32>) outs(%{{.*}} : tensor<1x4x1x16xf32>)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x4x1x16xf32>, tensor<1x2x16x8xf32>) outs(%{{.*}} : tensor<1x4x1x8xf32>)
+// CHECK: arith.divf
+func.func @attention_decode(%q: tensor<1x4x1x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x4x1x8xf32> {
+  %o = lctx.attention %q, %k, %v : tensor<1x4x1x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>
+  return %o : tensor<1x4x1x8xf32>
+}
+
+// -----
+
 // Long sequences are padded to whole 64-wide tiles (padded keys at position
 // -1) and the result is sliced back.
 // CHECK-LABEL: func.func @attention_padded
