@@ -375,12 +375,15 @@ def main():
         os.path.join(HERE, "Inputs", "megabyte-wide.json"),
         os.path.join(HERE, "Inputs", "infini-tiny.json"),
         os.path.join(HERE, "Inputs", "infini-delta.json"),
+        os.path.join(HERE, "Inputs", "infini-long.json"),
         os.path.join(HERE, "Inputs", "switch-tiny.json"),
         os.path.join(HERE, "Inputs", "switch-capacity.json"),
+        os.path.join(HERE, "Inputs", "switch-long.json"),
         os.path.join(HERE, "Inputs", "mod-causal.json"),
         os.path.join(HERE, "Inputs", "mod-topk.json"),
         os.path.join(HERE, "Inputs", "mod-long.json"),
         os.path.join(HERE, "Inputs", "megalodon-tiny.json"),
+        os.path.join(HERE, "Inputs", "megalodon-long.json"),
         os.path.join(HERE, "Inputs", "mod-switch.json"),
         os.path.join(HERE, "Inputs", "megabyte-infini.json")]
     work = (ARGS.prepare or ARGS.prebuilt or ARGS.keep or
