@@ -1,4 +1,4 @@
-//===- Deriver.h - Writes one derived decode entry ---------------*- C++ -*-===//
+//===- Deriver.h - Writes one derived decode entry --------------*- C++ -*-===//
 //
 // SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 //
