@@ -10,6 +10,8 @@
 #ifndef LCTX_LIB_PIPELINES_CPUCODEGEN_H
 #define LCTX_LIB_PIPELINES_CPUCODEGEN_H
 
+#include "lctx/Dialect/LCtx/IR/LCtxOps.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/Pass/Pass.h"
 
 #include <memory>
@@ -42,6 +44,13 @@ std::unique_ptr<Pass> createFoldUnitTransferWritesPass();
 /// grouped FFN where every block of rows runs its own expert's weights
 /// (MoeGrouped.cpp).
 std::unique_ptr<Pass> createMoeGroupedPass();
+
+/// The FFN of expert `expert` (an index) of a Switch layer `op` on `x`
+/// (rows of width D): lctx.ffn on the expert's slices of W_in, W_out (and
+/// the gate weights) at a dynamic offset. For the per-token and the
+/// row-block forms of a Switch layer (MoeGrouped.cpp).
+Value buildExpertFfn(OpBuilder &b, Location loc, RouteMoeOp op,
+                     Value expert, Value x);
 
 /// Register the passes with the global registry (for lctx-opt).
 void registerMoeGroupedPass();

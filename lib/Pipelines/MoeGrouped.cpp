@@ -118,7 +118,7 @@ struct MoeGroupedPass
     int64_t d = xType.getDimSize(2);
     auto w1Type = cast<RankedTensorType>(op.getWIn().getType());
     auto w2Type = cast<RankedTensorType>(op.getWOut().getType());
-    int64_t experts = w1Type.getDimSize(0), f = w1Type.getDimSize(2);
+    int64_t experts = w1Type.getDimSize(0);
     int64_t dOut = w2Type.getDimSize(2);
     int64_t tokens = bsz * seq;
     int64_t rows = rowsFor(tokens, experts);
@@ -296,18 +296,7 @@ struct MoeGroupedPass
           Value x = fb.create<tensor::ExtractSliceOp>(
               loc, RankedTensorType::get({rows, d}, f32), grouped, offs,
               attrs(fb, {rows, d}), attrs(fb, {1, 1}));
-          auto expertSlice = [&](Value w, int64_t r, int64_t c) -> Value {
-            SmallVector<OpFoldResult> o = {e, fb.getIndexAttr(0),
-                                           fb.getIndexAttr(0)};
-            return fb.create<tensor::ExtractSliceOp>(
-                loc, RankedTensorType::get({r, c}, f32), w, o,
-                attrs(fb, {1, r, c}), attrs(fb, {1, 1, 1}));
-          };
-          Value wg = op.getWGate() ? expertSlice(op.getWGate(), d, f)
-                                   : Value();
-          Value y = fb.create<lctx::FfnOp>(
-              loc, op.getActivationAttr(), x, expertSlice(op.getWIn(), d, f),
-              expertSlice(op.getWOut(), f, dOut), wg);
+          Value y = buildExpertFfn(fb, loc, op, e, x);
           // Scale each row by its token's gate.
           Value g = fb.create<tensor::ExtractSliceOp>(
               loc, RankedTensorType::get({rows}, f32), rowGate,
@@ -360,6 +349,27 @@ struct MoeGroupedPass
 };
 
 } // namespace
+
+Value mlir::lctx::buildExpertFfn(OpBuilder &b, Location loc, RouteMoeOp op,
+                                 Value expert, Value x) {
+  Type f32 = b.getF32Type();
+  auto slice = [&](Value w) -> Value {
+    auto type = cast<RankedTensorType>(w.getType());
+    int64_t rows = type.getDimSize(1), cols = type.getDimSize(2);
+    SmallVector<OpFoldResult> offsets = {expert, b.getIndexAttr(0),
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                       b.getIndexAttr(rows),
+                                       b.getIndexAttr(cols)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return b.create<tensor::ExtractSliceOp>(
+        loc, RankedTensorType::get({rows, cols}, f32), w, offsets, sizes,
+        strides);
+  };
+  Value wg = op.getWGate() ? slice(op.getWGate()) : Value();
+  return b.create<FfnOp>(loc, op.getActivationAttr(), x, slice(op.getWIn()),
+                         slice(op.getWOut()), wg);
+}
 
 std::unique_ptr<Pass> mlir::lctx::createMoeGroupedPass() {
   return std::make_unique<MoeGroupedPass>();

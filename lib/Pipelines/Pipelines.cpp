@@ -357,9 +357,8 @@ struct MoeTokenwisePass
       auto xType = cast<RankedTensorType>(op.getInput().getType());
       int64_t bsz = xType.getDimSize(0), seq = xType.getDimSize(1);
       int64_t d = xType.getDimSize(2);
-      auto w1Type = cast<RankedTensorType>(op.getWIn().getType());
       auto w2Type = cast<RankedTensorType>(op.getWOut().getType());
-      int64_t f = w1Type.getDimSize(2), dOut = w2Type.getDimSize(2);
+      int64_t dOut = w2Type.getDimSize(2);
       Type f32 = b.getF32Type();
       auto route = b.create<lctx::RouteExpertsOp>(
           loc, op.getInput(), op.getRouter(), op.getCapacityFactorAttr(),
@@ -386,19 +385,7 @@ struct MoeTokenwisePass
               loc, RankedTensorType::get({1, 1, d}, f32), op.getInput(),
               attrs(b, {bi, si, 0}), attrs(b, {1, 1, d}),
               attrs(b, {1, 1, 1}));
-          auto expertSlice = [&](Value w, int64_t rows,
-                                 int64_t cols) -> Value {
-            SmallVector<OpFoldResult> offsets = {e, b.getIndexAttr(0),
-                                                 b.getIndexAttr(0)};
-            return b.create<tensor::ExtractSliceOp>(
-                loc, RankedTensorType::get({rows, cols}, f32), w, offsets,
-                attrs(b, {1, rows, cols}), attrs(b, {1, 1, 1}));
-          };
-          Value wg = op.getWGate() ? expertSlice(op.getWGate(), d, f)
-                                   : Value();
-          Value y = b.create<lctx::FfnOp>(
-              loc, op.getActivationAttr(), row, expertSlice(op.getWIn(), d, f),
-              expertSlice(op.getWOut(), f, dOut), wg);
+          Value y = lctx::buildExpertFfn(b, loc, op, e, row);
           Value gs = b.create<tensor::SplatOp>(
               loc, g, RankedTensorType::get({1, 1, dOut}, f32));
           y = b.create<arith::MulFOp>(loc, y, gs);
