@@ -258,6 +258,41 @@ class Session:
                                          out_arr))
         return {name: _to_array(out_arr[i]) for i, name in enumerate(outs)}
 
+    def feed(self, ids):
+        """Advances a token model's stream by `ids` [B, n], any n: blocks of
+        S tokens through the derived `extend` entry while the model has one
+        and its window has room, the rest one token at a time through
+        `decode`. Returns the logits of the n positions, [B, n, V]. A call
+        past the window raises OUT_OF_RANGE (the state stays where the last
+        accepted step left it)."""
+        ids = np.asarray(ids, np.int32)
+
+        def one_input(entry):
+            return next((a["name"], a["shape"]) for a in
+                        self.artifact.entries[entry] if a["role"] == "input")
+
+        name, _ = one_input("decode")
+        block = 0
+        if "extend" in self.artifact.entries:
+            ext_name, shape = one_input("extend")
+            block = shape[1]
+        out, i, n = [], 0, ids.shape[1]
+        while i < n:
+            if block and n - i >= block:
+                try:
+                    chunk = {ext_name: ids[:, i:i + block]}
+                    out.append(self.run("extend", **chunk)["logits"])
+                    i += block
+                    continue
+                except Error as e:
+                    if e.code != "OUT_OF_RANGE":
+                        raise
+                    block = 0  # no room for a block: token by token
+            out.append(self.run("decode", **{name: ids[:, i:i + 1]})
+                       ["logits"])
+            i += 1
+        return np.concatenate(out, 1)
+
     def reset_state(self):
         _check(_api().lctxrt_session_reset_state(self._handle))
 

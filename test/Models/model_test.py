@@ -198,6 +198,21 @@ def check_extend(session, art, ids, full, name):
     check(err <= TOL, f"{name}: {at} decode steps, extend at {at}, decode "
           f"vs prefill: {err:.2e}")
     check(int(session.state("pos")[0]) == t, f"{name}: pos after the stream")
+    # The Python module's feed: a prefix of any length (blocks through
+    # extend, the rest through decode), then decode.
+    session.reset_state()
+    k = min(t - 1, s + s // 2 + 1)
+    got = np.concatenate([session.feed(ids[:, :k]),
+                          token_decode(session, ids, k, t)], 1)
+    err = rel_error(got, full)
+    check(err <= TOL, f"{name}: feed of a {k}-token prefix, then decode, vs "
+          f"prefill: {err:.2e}")
+    try:
+        session.feed(ids[:, :1])
+        check(False, f"{name}: feed past the window is refused")
+    except lctxrt.Error as e:
+        check(e.code == "OUT_OF_RANGE", f"{name}: feed past the window "
+              f"raises OUT_OF_RANGE ({e.code})")
     check_window(session, art, "decode", name,
                  lambda: session.run("decode", ids=ids[:, :1]))
     session.reset_state()
